@@ -1,0 +1,170 @@
+//! *Setup → Control → Defaults*: the typed catalogue of system settings.
+//!
+//! Each setting has a key, a label as users know it, a type and a default. Stored values are
+//! canonical strings; a setting without a stored value has its default. Later features add
+//! their settings to [`CATALOGUE`].
+
+use serde_json::Value;
+
+/// What values a setting takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    Bool,
+    /// One of a fixed list of (code, label).
+    Choice(&'static [(&'static str, &'static str)]),
+    Text { max_chars: usize },
+    Integer { min: i64, max: i64 },
+}
+
+impl SettingKind {
+    /// The name used in the API (`"bool"`, `"choice"`, `"text"`, `"integer"`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Bool => "bool",
+            Self::Choice(_) => "choice",
+            Self::Text { .. } => "text",
+            Self::Integer { .. } => "integer",
+        }
+    }
+}
+
+/// One entry of the catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingDef {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    pub kind: SettingKind,
+    /// Canonical string form of the default.
+    pub default: &'static str,
+}
+
+/// *Quick Create Invoice By* choices (F7).
+pub const QUICK_CREATE_INVOICE_BY: &[(&str, &str)] = &[
+    ("per_sales_order", "Per Sales Order"),
+    ("per_contract", "Per Contract"),
+    ("per_invoice_contact", "Per Invoice Contact"),
+];
+
+/// Every system setting, in the order *Defaults* shows them.
+pub const CATALOGUE: &[SettingDef] = &[
+    SettingDef {
+        key: "company_name",
+        label: "Company Name",
+        help: "Shown in the top bar, in e-mails and on documents.",
+        kind: SettingKind::Text { max_chars: 200 },
+        default: "Accord",
+    },
+    SettingDef {
+        key: "quick_create_invoice_by",
+        label: "Quick Create Invoice By",
+        help: "How Quick Invoice All groups un-assigned lines into invoices.",
+        kind: SettingKind::Choice(QUICK_CREATE_INVOICE_BY),
+        default: "per_contract",
+    },
+    SettingDef {
+        key: "auto_generate_invoices_from_schedules",
+        label: "Auto Generate Invoices From Schedules When Overnight Processing",
+        help: "Recurring schedule contracts turn their due lines into invoices overnight.",
+        kind: SettingKind::Bool,
+        default: "false",
+    },
+    SettingDef {
+        key: "email_auto_generated_invoices_from_schedules",
+        label: "Email Auto Generated Invoices from Schedules When Overnight Processing",
+        help: "Invoices made overnight are released and e-mailed to the invoice contact.",
+        kind: SettingKind::Bool,
+        default: "false",
+    },
+    SettingDef {
+        key: "default_page_size",
+        label: "Default Page Size",
+        help: "Rows per page in lists when the user has not chosen.",
+        kind: SettingKind::Integer { min: 10, max: 200 },
+        default: "50",
+    },
+];
+
+/// Looks a setting up by key.
+pub fn find(key: &str) -> Option<&'static SettingDef> {
+    CATALOGUE.iter().find(|d| d.key == key)
+}
+
+impl SettingDef {
+    /// Turns a submitted JSON value into the canonical stored string.
+    pub fn parse_value(&self, value: &Value) -> Result<String, String> {
+        match (self.kind, value) {
+            (SettingKind::Bool, Value::Bool(b)) => Ok(b.to_string()),
+            (SettingKind::Bool, _) => Err("must be true or false".into()),
+            (SettingKind::Choice(options), Value::String(s)) => options
+                .iter()
+                .find(|(code, _)| code == s)
+                .map(|(code, _)| (*code).to_owned())
+                .ok_or_else(|| {
+                    let codes: Vec<&str> = options.iter().map(|(c, _)| *c).collect();
+                    format!("must be one of: {}", codes.join(", "))
+                }),
+            (SettingKind::Choice(_), _) => Err("must be a text string".into()),
+            (SettingKind::Text { max_chars }, Value::String(s)) => {
+                crate::text::check_plain_text(s.trim(), max_chars)?;
+                Ok(s.trim().to_owned())
+            }
+            (SettingKind::Text { .. }, _) => Err("must be a text string".into()),
+            (SettingKind::Integer { min, max }, Value::Number(n)) => match n.as_i64() {
+                Some(i) if (min..=max).contains(&i) => Ok(i.to_string()),
+                _ => Err(format!("must be a whole number from {min} to {max}")),
+            },
+            (SettingKind::Integer { .. }, _) => Err("must be a whole number".into()),
+        }
+    }
+
+    /// The JSON form of a canonical stored string.
+    pub fn to_json(&self, stored: &str) -> Value {
+        match self.kind {
+            SettingKind::Bool => Value::Bool(stored == "true"),
+            SettingKind::Integer { .. } => stored
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(Value::Null),
+            _ => Value::String(stored.to_owned()),
+        }
+    }
+
+    /// The form of a value a person reads.
+    pub fn display(&self, stored: &str) -> String {
+        match self.kind {
+            SettingKind::Bool => if stored == "true" { "Yes" } else { "No" }.to_owned(),
+            SettingKind::Choice(options) => options
+                .iter()
+                .find(|(code, _)| *code == stored)
+                .map_or(stored, |(_, label)| label)
+                .to_owned(),
+            _ => stored.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn catalogue_keys_are_unique_and_defaults_valid() {
+        for (i, def) in CATALOGUE.iter().enumerate() {
+            assert!(CATALOGUE[i + 1..].iter().all(|d| d.key != def.key), "{}", def.key);
+            let parsed = def.parse_value(&def.to_json(def.default));
+            assert_eq!(parsed.as_deref(), Ok(def.default), "{}", def.key);
+        }
+    }
+
+    #[test]
+    fn values_are_type_checked() {
+        let by = find("quick_create_invoice_by").expect("exists");
+        assert_eq!(by.parse_value(&json!("per_sales_order")), Ok("per_sales_order".into()));
+        assert!(by.parse_value(&json!("per_customer")).is_err());
+        let size = find("default_page_size").expect("exists");
+        assert!(size.parse_value(&json!(500)).is_err());
+        assert!(size.parse_value(&json!("50")).is_err());
+    }
+}
