@@ -1,0 +1,434 @@
+//! Logging in and out, invitations, the user profile with API tokens, and `GET /api/v1/me`.
+
+pub mod invitations;
+
+use crate::args;
+use crate::contacts::Contacts;
+use crate::employees::Employees;
+use crate::kernel::audit;
+use crate::kernel::auth::{
+    ApiStaff, Auth, CSRF_COOKIE, MaybeAuth, Principal, Staff, Via, cookie, create_session,
+    hash_token, random_token, session_cookie, verify_password,
+};
+use crate::kernel::db::{Db, now};
+use crate::kernel::error::{ApiResult, AppError, PageResult};
+use crate::kernel::resource::ObjectType;
+use crate::kernel::resource::api::ApiId;
+use crate::kernel::resource::pages::PageId;
+use crate::kernel::web::{AppState, Flash, FormPairs, Shell, page, set_flash, show_time};
+use askama::Template;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+/// Failed logins for one e-mail address within [`WINDOW_MINUTES`] before it is locked.
+pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
+/// Failed logins from one client address within the window before it is locked.
+pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
+pub const WINDOW_MINUTES: i64 = 15;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login_submit))
+        .route("/portal/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/invite/{token}", get(invite_page).post(invite_submit))
+        .route("/profile", get(profile_page))
+        .route("/profile/tokens", post(create_token_submit))
+        .route("/profile/tokens/{id}/revoke", post(revoke_token_submit))
+        .route("/profile/logout-everywhere", post(logout_everywhere))
+        .route("/contacts/{id}/invitation", post(contact_invitation_submit))
+        .route("/employees/{id}/invitation", post(employee_invitation_submit))
+        .route("/api/v1/me", get(me_api))
+        .route("/api/v1/contacts/{id}/invitation", post(contact_invitation_api))
+        .route("/api/v1/employees/{id}/invitation", post(employee_invitation_api))
+}
+
+#[derive(Template)]
+#[template(path = "auth/templates/login.html")]
+struct LoginPage {
+    csrf: String,
+    email: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn login_response(status: StatusCode, csrf: String, set_cookie: bool, page_data: LoginPage) -> Response {
+    let mut response = (status, page(&page_data)).into_response();
+    if set_cookie {
+        if let Ok(v) = format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict").parse() {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+fn home_of(principal: &Principal) -> &'static str {
+    match principal {
+        Principal::Employee(_) => "/",
+        Principal::Contact(_) => "/portal",
+    }
+}
+
+async fn login_page(MaybeAuth(auth): MaybeAuth, headers: HeaderMap) -> Response {
+    if let Some(auth) = auth {
+        return Redirect::to(home_of(&auth.principal)).into_response();
+    }
+    let existing = cookie(&headers, CSRF_COOKIE).map(str::to_owned);
+    let csrf = existing.clone().unwrap_or_else(random_token);
+    login_response(
+        StatusCode::OK,
+        csrf.clone(),
+        existing.is_none(),
+        LoginPage { csrf, email: String::new(), error: None, notice: None },
+    )
+}
+
+#[derive(sqlx::FromRow)]
+struct Credentials {
+    kind: String,
+    id: i64,
+    password_hash: Option<String>,
+}
+
+async fn recent_failures(db: &Db, column: &str, value: &str) -> Result<i64, AppError> {
+    Ok(db
+        .fetch_i64(
+            &format!("SELECT COUNT(*) FROM login_attempts WHERE {column} = $1 AND NOT succeeded AND at > $2"),
+            args![value, now() - WINDOW_MINUTES * 60_000_000],
+        )
+        .await?
+        .unwrap_or(0))
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: FormPairs,
+) -> PageResult {
+    let email = form.get("email").unwrap_or("").trim().to_lowercase();
+    let password = form.get("password").unwrap_or("");
+    let client_ip = client.ip().to_string();
+    let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or("").to_owned();
+    let refuse = |status: StatusCode, message: String| {
+        login_response(
+            status,
+            csrf.clone(),
+            false,
+            LoginPage { csrf: csrf.clone(), email: email.clone(), error: Some(message), notice: None },
+        )
+    };
+    if email.is_empty() || password.is_empty() || email.len() > 254 || password.len() > 1024 {
+        return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, "Enter your e-mail address and password.".into()));
+    }
+    let by_email = recent_failures(&state.db, "email", &email).await?;
+    let by_client = recent_failures(&state.db, "client_ip", &client_ip).await?;
+    if by_email >= MAX_FAILURES_PER_EMAIL || by_client >= MAX_FAILURES_PER_CLIENT {
+        tracing::warn!(%email, %client_ip, "login refused: too many failed attempts");
+        return Ok(refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many failed attempts. Wait {WINDOW_MINUTES} minutes and try again."),
+        ));
+    }
+    let found = state
+        .db
+        .fetch_optional::<Credentials>(
+            "SELECT 'employee' AS kind, id, password_hash FROM employees WHERE email = $1 AND archived_at IS NULL
+             UNION ALL
+             SELECT 'contact' AS kind, id, password_hash FROM contacts
+             WHERE email = $1 AND portal_access AND archived_at IS NULL",
+            args![email.clone()],
+        )
+        .await?;
+    let ok = verify_password(password, found.as_ref().and_then(|c| c.password_hash.clone())).await;
+    state
+        .db
+        .execute(
+            "INSERT INTO login_attempts (email, client_ip, succeeded, at) VALUES ($1, $2, $3, $4)",
+            args![email.clone(), client_ip.clone(), ok, now()],
+        )
+        .await?;
+    let Some(found) = found.filter(|_| ok) else {
+        tracing::warn!(%email, %client_ip, failures = by_email + 1, "login failed");
+        // Each failure makes the next answer slower, up to two seconds.
+        let delay = (by_email + 1).min(8) * 250;
+        tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
+        return Ok(refuse(StatusCode::UNAUTHORIZED, "That e-mail address and password do not match.".into()));
+    };
+    let token = create_session(&state.db, &found.kind, found.id).await?;
+    tracing::info!(%email, kind = %found.kind, "logged in");
+    let target = if found.kind == "contact" { "/portal" } else { "/" };
+    let mut response = Redirect::to(target).into_response();
+    if let Ok(v) = session_cookie(&token, state.config.https()).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+async fn logout(State(state): State<AppState>, MaybeAuth(auth): MaybeAuth) -> PageResult {
+    if let Some(Auth { via: Via::Session { token_hash, .. }, .. }) = auth {
+        state.db.execute("DELETE FROM sessions WHERE token_hash = $1", args![token_hash]).await?;
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(v) = session_cookie("", state.config.https()).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+async fn logout_everywhere(State(state): State<AppState>, staff: Staff) -> PageResult {
+    state
+        .db
+        .execute(
+            "DELETE FROM sessions WHERE principal_kind = 'employee' AND principal_id = $1",
+            args![staff.user.id],
+        )
+        .await?;
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(v) = session_cookie("", state.config.https()).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "auth/templates/invite.html")]
+struct InvitePage {
+    name: String,
+    email: String,
+    action: String,
+    csrf: String,
+    error: Option<String>,
+}
+
+async fn invite_page(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> PageResult {
+    let invitee = invitations::find(&state.db, &token).await?.ok_or_else(|| {
+        AppError::BadRequest("This invitation link is not valid: it was used already, replaced by a newer one, or it expired. Ask for a new one.".into())
+    })?;
+    let existing = cookie(&headers, CSRF_COOKIE).map(str::to_owned);
+    let csrf = existing.clone().unwrap_or_else(random_token);
+    let mut response = page(&InvitePage {
+        name: invitee.name,
+        email: invitee.email,
+        action: format!("/invite/{token}"),
+        csrf: csrf.clone(),
+        error: None,
+    });
+    if existing.is_none() {
+        if let Ok(v) = format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict").parse() {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
+}
+
+async fn invite_submit(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    form: FormPairs,
+) -> PageResult {
+    let invitee = invitations::find(&state.db, &token)
+        .await?
+        .ok_or_else(|| AppError::BadRequest("This invitation link is no longer valid. Ask for a new one.".into()))?;
+    let password = form.get("password").unwrap_or("");
+    let again = form.get("password_again").unwrap_or("");
+    let error = if password != again {
+        Some("The two passwords differ.".to_owned())
+    } else {
+        match invitations::accept(&state.db, &invitee, password).await {
+            Ok(()) => None,
+            Err(AppError::Validation(e)) => Some(format!("The password {}.", e.for_field("password").unwrap_or("is not acceptable"))),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if let Some(error) = error {
+        let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or("").to_owned();
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(&InvitePage { name: invitee.name, email: invitee.email, action: format!("/invite/{token}"), csrf, error: Some(error) }),
+        )
+            .into_response());
+    }
+    let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or("").to_owned();
+    Ok(page(&LoginPage {
+        csrf,
+        email: invitee.email,
+        error: None,
+        notice: Some("Your password is set. Log in with it now.".into()),
+    }))
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    name: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+/// An API token as listed on the profile page.
+struct TokenView {
+    id: i64,
+    name: String,
+    created: String,
+    last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/templates/profile.html")]
+struct ProfilePage {
+    shell: Shell,
+    name: String,
+    email: String,
+    is_admin: bool,
+    tokens: Vec<TokenView>,
+}
+
+async fn profile_page(State(state): State<AppState>, staff: Staff) -> PageResult {
+    let tokens = state
+        .db
+        .fetch_all::<TokenRow>(
+            "SELECT id, name, created_at, last_used_at FROM api_tokens
+             WHERE employee_id = $1 AND revoked_at IS NULL ORDER BY id DESC",
+            args![staff.user.id],
+        )
+        .await?
+        .into_iter()
+        .map(|t| TokenView {
+            id: t.id,
+            name: t.name,
+            created: show_time(t.created_at),
+            last_used: t.last_used_at.map_or_else(|| "never".into(), show_time),
+        })
+        .collect();
+    Ok(page(&ProfilePage {
+        shell: Shell::new(&state, &staff, "profile").await?,
+        name: staff.user.name.clone(),
+        email: staff.user.email.clone(),
+        is_admin: staff.user.is_admin,
+        tokens,
+    }))
+}
+
+/// Creates an API token for an employee and returns it (the only time it is readable).
+pub async fn create_api_token(db: &Db, employee_id: i64, name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    let name = if name.is_empty() { "API token" } else { name };
+    accord_domain::text::check_plain_text(name, 100)
+        .map_err(|m| accord_domain::FieldErrors::single("name", m))?;
+    let token = format!("acc_{}", random_token());
+    db.execute(
+        "INSERT INTO api_tokens (employee_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        args![employee_id, name, hash_token(&token), now()],
+    )
+    .await?;
+    Ok(token)
+}
+
+async fn create_token_submit(State(state): State<AppState>, staff: Staff, form: FormPairs) -> PageResult {
+    let token = create_api_token(&state.db, staff.user.id, form.get("name").unwrap_or("")).await?;
+    set_flash(
+        &state.db,
+        &staff.session_hash,
+        Flash {
+            message: "API token created. Copy it now: it is not shown again.".into(),
+            secret: Some(token),
+        },
+    )
+    .await?;
+    Ok(Redirect::to("/profile").into_response())
+}
+
+async fn revoke_token_submit(State(state): State<AppState>, staff: Staff, PageId(id): PageId) -> PageResult {
+    let changed = state
+        .db
+        .execute(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND employee_id = $3 AND revoked_at IS NULL",
+            args![now(), id, staff.user.id],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(AppError::NotFound.into());
+    }
+    set_flash(&state.db, &staff.session_hash, Flash { message: "API token revoked.".into(), secret: None }).await?;
+    Ok(Redirect::to("/profile").into_response())
+}
+
+/// Issues a fresh invitation link for an employee or a portal contact.
+async fn reinvite(state: &AppState, actor: &crate::kernel::auth::EmployeeUser, kind: &str, id: i64) -> Result<String, AppError> {
+    if kind == invitations::EMPLOYEE && !actor.is_admin {
+        return Err(AppError::Forbidden("Only administrators can invite employees.".into()));
+    }
+    let (table, object_type) = if kind == invitations::EMPLOYEE {
+        ("employees", Employees::PATH)
+    } else {
+        ("contacts", Contacts::PATH)
+    };
+    let extra = if kind == invitations::CONTACT { " AND portal_access" } else { "" };
+    let mut tx = state.db.begin().await?;
+    let found = tx
+        .fetch_i64(&format!("SELECT id FROM {table} WHERE id = $1 AND archived_at IS NULL{extra}"), args![id])
+        .await?;
+    if found.is_none() {
+        let exists = tx.fetch_i64(&format!("SELECT id FROM {table} WHERE id = $1"), args![id]).await?;
+        return Err(match exists {
+            None => AppError::NotFound,
+            Some(_) if kind == invitations::CONTACT => {
+                AppError::Conflict("Turn on portal access (and un-archive) before inviting this contact.".into())
+            }
+            Some(_) => AppError::Conflict("Restore this employee before inviting them.".into()),
+        });
+    }
+    let url = invitations::issue(&mut tx, &state.config, kind, id).await?;
+    audit::record(&mut tx, object_type, id, "invitation issued", serde_json::Map::new(), Some(actor)).await?;
+    tx.commit().await?;
+    Ok(url)
+}
+
+async fn invitation_page(state: AppState, staff: Staff, kind: &str, path: &str, id: i64) -> PageResult {
+    let url = reinvite(&state, &staff.user, kind, id).await?;
+    set_flash(
+        &state.db,
+        &staff.session_hash,
+        Flash {
+            message: "New invitation link made; older links no longer work.".into(),
+            secret: Some(format!("Invitation link (shown once; send it to them): {url}")),
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/{path}/{id}")).into_response())
+}
+
+async fn contact_invitation_submit(State(state): State<AppState>, staff: Staff, PageId(id): PageId) -> PageResult {
+    invitation_page(state, staff, invitations::CONTACT, Contacts::PATH, id).await
+}
+
+async fn employee_invitation_submit(State(state): State<AppState>, staff: Staff, PageId(id): PageId) -> PageResult {
+    invitation_page(state, staff, invitations::EMPLOYEE, Employees::PATH, id).await
+}
+
+async fn contact_invitation_api(State(state): State<AppState>, staff: ApiStaff, ApiId(id): ApiId) -> ApiResult<Json<Value>> {
+    let url = reinvite(&state, &staff.user, invitations::CONTACT, id).await?;
+    Ok(Json(json!({"invitation_url": url})))
+}
+
+async fn employee_invitation_api(State(state): State<AppState>, staff: ApiStaff, ApiId(id): ApiId) -> ApiResult<Json<Value>> {
+    let url = reinvite(&state, &staff.user, invitations::EMPLOYEE, id).await?;
+    Ok(Json(json!({"invitation_url": url})))
+}
+
+async fn me_api(staff: ApiStaff) -> Json<Value> {
+    Json(json!({
+        "id": staff.user.id,
+        "name": staff.user.name,
+        "email": staff.user.email,
+        "is_admin": staff.user.is_admin,
+        "kind": "employee",
+    }))
+}

@@ -1,0 +1,446 @@
+//! Who is asking: sessions (cookie), API tokens (bearer), passwords and CSRF.
+//!
+//! A middleware resolves the caller once per request into an [`Auth`] in the request's
+//! extensions and enforces CSRF on every state-changing browser request; handlers ask for
+//! the kind of caller they serve with the extractors [`Staff`], [`ApiStaff`] and [`PortalUser`].
+
+use super::db::{Db, now};
+use super::error::AppError;
+use super::web::AppState;
+use crate::args;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderMap, Method, header, request::Parts};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "accord_session";
+/// Name of the CSRF cookie used before login (double-submit).
+pub const CSRF_COOKIE: &str = "accord_csrf";
+/// How long a session lasts.
+pub const SESSION_DAYS: i64 = 14;
+/// Largest form body read when checking CSRF.
+const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
+
+/// A logged-in employee.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EmployeeUser {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub is_admin: bool,
+}
+
+/// A logged-in customer contact (portal).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContactUser {
+    pub id: i64,
+    pub customer_id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+/// Who is making the request.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Employee(EmployeeUser),
+    Contact(ContactUser),
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Via {
+    Session { token_hash: String, csrf_token: String },
+    Token,
+}
+
+/// The resolved caller of a request.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub principal: Principal,
+    pub via: Via,
+}
+
+impl Auth {
+    pub fn csrf_token(&self) -> &str {
+        match &self.via {
+            Via::Session { csrf_token, .. } => csrf_token,
+            Via::Token => "",
+        }
+    }
+}
+
+/// Random, URL-safe secret with 256 bits of entropy.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How secrets (session and API tokens, invitation links) are stored: SHA-256, hex.
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks a new password's strength and hashes it with Argon2id.
+pub async fn hash_password(password: &str) -> Result<String, AppError> {
+    let len = password.chars().count();
+    if len < 10 {
+        return Err(AppError::Validation(accord_domain::FieldErrors::single(
+            "password",
+            "must be at least 10 characters",
+        )));
+    }
+    if len > 1024 {
+        return Err(AppError::Validation(accord_domain::FieldErrors::single(
+            "password",
+            "must be at most 1024 characters",
+        )));
+    }
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+/// Verifies `password` against a stored hash. With no hash (unknown user), still spends the
+/// same time so response times do not reveal which e-mail addresses exist.
+pub async fn verify_password(password: &str, hash: Option<String>) -> bool {
+    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Wv0CpZ8QbeTEnHPOkM4WjQeUNXobBWdn7HRCvqmNnq8";
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let stored = hash.unwrap_or_else(|| DUMMY.to_owned());
+        let Ok(parsed) = PasswordHash::new(&stored) else {
+            return false;
+        };
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        ok && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Opens a session for `principal` and returns the cookie token.
+pub async fn create_session(db: &Db, kind: &str, principal_id: i64) -> Result<String, AppError> {
+    let token = random_token();
+    let at = now();
+    db.execute(
+        "INSERT INTO sessions (token_hash, principal_kind, principal_id, csrf_token, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        args![hash_token(&token), kind, principal_id, random_token(), at, at + SESSION_DAYS * 86_400_000_000],
+    )
+    .await?;
+    Ok(token)
+}
+
+/// The `Set-Cookie` value for a session token (empty token: delete the cookie).
+pub fn session_cookie(token: &str, secure: bool) -> String {
+    let max_age = if token.is_empty() { 0 } else { SESSION_DAYS * 86_400 };
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+/// Reads one cookie from the request headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    principal_kind: String,
+    principal_id: i64,
+    csrf_token: String,
+}
+
+async fn resolve_session(db: &Db, token: &str) -> Result<Option<Auth>, AppError> {
+    let token_hash = hash_token(token);
+    let Some(row) = db
+        .fetch_optional::<SessionRow>(
+            "SELECT principal_kind, principal_id, csrf_token FROM sessions
+             WHERE token_hash = $1 AND expires_at > $2",
+            args![token_hash.clone(), now()],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let principal = match row.principal_kind.as_str() {
+        "employee" => load_employee(db, row.principal_id).await?.map(Principal::Employee),
+        "contact" => db
+            .fetch_optional::<ContactUser>(
+                "SELECT id, customer_id, name, email FROM contacts
+                 WHERE id = $1 AND archived_at IS NULL AND portal_access AND email IS NOT NULL",
+                args![row.principal_id],
+            )
+            .await?
+            .map(Principal::Contact),
+        _ => None,
+    };
+    Ok(principal.map(|principal| Auth {
+        principal,
+        via: Via::Session {
+            token_hash,
+            csrf_token: row.csrf_token,
+        },
+    }))
+}
+
+/// An active employee by id.
+pub async fn load_employee(db: &Db, id: i64) -> Result<Option<EmployeeUser>, AppError> {
+    Ok(db
+        .fetch_optional::<EmployeeUser>(
+            "SELECT id, name, email, is_admin FROM employees WHERE id = $1 AND archived_at IS NULL",
+            args![id],
+        )
+        .await?)
+}
+
+async fn resolve_bearer(db: &Db, token: &str) -> Result<Option<Auth>, AppError> {
+    let token_hash = hash_token(token);
+    let Some(employee_id) = db
+        .fetch_i64(
+            "SELECT employee_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+            args![token_hash.clone()],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    db.execute(
+        "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2",
+        args![now(), token_hash],
+    )
+    .await?;
+    Ok(load_employee(db, employee_id).await?.map(|e| Auth {
+        principal: Principal::Employee(e),
+        via: Via::Token,
+    }))
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Resolves the caller and enforces CSRF, then runs the handler.
+pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match authenticate(&state, request).await {
+        Ok(request) => next.run(request).await,
+        Err(response) => response,
+    }
+}
+
+async fn authenticate(state: &AppState, mut request: Request) -> Result<Request, Response> {
+    let headers = request.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    let session = cookie(headers, SESSION_COOKIE).map(str::to_owned);
+    let is_api = request.uri().path().starts_with("/api/");
+
+    let auth = match (&bearer, &session) {
+        (Some(token), _) => resolve_bearer(&state.db, token).await,
+        (None, Some(token)) => resolve_session(&state.db, token).await,
+        (None, None) => Ok(None),
+    }
+    .map_err(|e| super::error::PageError(e).into_response())?;
+
+    if is_unsafe(request.method()) && bearer.is_none() {
+        // The token a form or script must echo: the session's, or before login the
+        // double-submit cookie's. An API call with neither is refused later as 401.
+        let expected = match &auth {
+            Some(a) => Some(a.csrf_token().to_owned()),
+            None => cookie(request.headers(), CSRF_COOKIE).map(str::to_owned),
+        };
+        if !(is_api && auth.is_none()) {
+            let (request2, provided) = csrf_from_request(request).await?;
+            request = request2;
+            let ok = matches!((&expected, &provided), (Some(e), Some(p)) if !e.is_empty() && e == p);
+            if !ok {
+                tracing::warn!(path = %request.uri().path(), "CSRF check failed");
+                let err = AppError::Forbidden(
+                    "This form has expired or did not come from Accord. Reload the page and try again."
+                        .into(),
+                );
+                return Err(if is_api {
+                    super::error::ApiError(err).into_response()
+                } else {
+                    super::error::PageError(err).into_response()
+                });
+            }
+        }
+    }
+    request.extensions_mut().insert(auth);
+    Ok(request)
+}
+
+/// Finds the CSRF token in the `X-CSRF-Token` header or a form's `_csrf` field, giving the
+/// request back with its body intact.
+async fn csrf_from_request(request: Request) -> Result<(Request, Option<String>), Response> {
+    if let Some(v) = request
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.to_owned();
+        return Ok((request, Some(v)));
+    }
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok((request, None));
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| {
+        super::error::PageError(AppError::BadRequest("The form is too large.".into()))
+            .into_response()
+    })?;
+    let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .ok()
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v));
+    Ok((Request::from_parts(parts, Body::from(bytes)), token))
+}
+
+fn auth_of(parts: &Parts) -> Option<&Auth> {
+    parts.extensions.get::<Option<Auth>>().and_then(Option::as_ref)
+}
+
+/// An employee using the web UI (session); others are sent to the login page.
+pub struct Staff {
+    pub user: EmployeeUser,
+    pub csrf: String,
+    pub session_hash: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Staff {
+    type Rejection = super::error::PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match auth_of(parts) {
+            Some(Auth {
+                principal: Principal::Employee(user),
+                via: Via::Session { token_hash, csrf_token },
+            }) => Ok(Staff {
+                user: user.clone(),
+                csrf: csrf_token.clone(),
+                session_hash: token_hash.clone(),
+            }),
+            Some(Auth {
+                principal: Principal::Contact(_),
+                ..
+            }) => Err(AppError::Forbidden(
+                "This part of Accord is for employees. Your customer portal is at /portal.".into(),
+            )
+            .into()),
+            _ => Err(AppError::Unauthorized.into()),
+        }
+    }
+}
+
+/// An employee calling the REST API (bearer token, or the browser session).
+pub struct ApiStaff {
+    pub user: EmployeeUser,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiStaff {
+    type Rejection = super::error::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match auth_of(parts) {
+            Some(Auth {
+                principal: Principal::Employee(user),
+                ..
+            }) => Ok(ApiStaff { user: user.clone() }),
+            Some(_) => Err(AppError::Forbidden("The API is for employees.".into()).into()),
+            None => Err(AppError::Unauthorized.into()),
+        }
+    }
+}
+
+/// A customer contact using the portal.
+pub struct PortalUser {
+    pub contact: ContactUser,
+    pub csrf: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PortalUser {
+    type Rejection = super::error::PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match auth_of(parts) {
+            Some(Auth {
+                principal: Principal::Contact(contact),
+                via: Via::Session { csrf_token, .. },
+            }) => Ok(PortalUser {
+                contact: contact.clone(),
+                csrf: csrf_token.clone(),
+            }),
+            Some(_) => Err(AppError::Forbidden(
+                "The customer portal is for customer contacts.".into(),
+            )
+            .into()),
+            None => Err(AppError::Unauthorized.into()),
+        }
+    }
+}
+
+/// Whoever is calling, if anyone (for the login page and the home redirect).
+pub struct MaybeAuth(pub Option<Auth>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeAuth(auth_of(parts).cloned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords_verify_only_against_their_own_hash() {
+        let hash = hash_password("correct horse battery").await.expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", Some(hash.clone())).await);
+        assert!(!verify_password("wrong horse battery", Some(hash)).await);
+        assert!(!verify_password("anything at all", None).await);
+        assert!(hash_password("short").await.is_err());
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "a=1; accord_session=xyz; b=2".parse().expect("header"));
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+}

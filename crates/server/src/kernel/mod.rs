@@ -1,0 +1,9 @@
+//! The shared kernel every room uses: database, web shell, errors, authentication,
+//! the generic object machinery (resources), the audit log and activity posts.
+
+pub mod audit;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod resource;
+pub mod web;

@@ -1,0 +1,475 @@
+//! The generic object machinery: one description per object type (its fields, columns,
+//! SQL and rules) gives it a paged and searched list, create, view, edit, archive and
+//! restore, in the web UI and in the REST API, with the same validation and an audit entry
+//! for every change. A room implements [`Resource`] for its object; this module does the rest.
+
+use super::audit::{self, Actor};
+use super::auth::EmployeeUser;
+use super::db::{Db, Record, Tx, is_unique_violation, like_contains, now};
+use super::error::AppError;
+use super::web::{AppState, Paging, api_time, api_time_opt, int_param};
+use crate::config::Config;
+use accord_domain::FieldErrors;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::future::Future;
+
+/// How a field is entered and shown.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldKind {
+    Text,
+    Email,
+    Phone,
+    /// A decimal string such as "12.50".
+    Money,
+    /// A percentage such as "20.00".
+    Percent,
+    /// A three-letter currency code.
+    Currency,
+    /// A list of e-mail domains: one per line in forms, an array in JSON.
+    DomainList,
+    Bool,
+    /// One of (code, label).
+    Choice(&'static [(&'static str, &'static str)]),
+    /// The id of another object.
+    Ref(RefSpec),
+}
+
+/// Where a reference field points.
+#[derive(Debug, Clone, Copy)]
+pub struct RefSpec {
+    /// URL segment of the target type, for links (`legal-entities`).
+    pub path: &'static str,
+    pub table: &'static str,
+    /// JSON key holding the target's name for display (`legal_entity_name`).
+    pub name_key: &'static str,
+    /// Only targets whose column of this name equals the edited object's id may be chosen
+    /// (a customer's invoice contact must be one of its contacts).
+    pub scope: Option<&'static str>,
+}
+
+/// A writable field of an object.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    /// JSON and form name; matches the UI label in snake_case.
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+    pub help: &'static str,
+}
+
+/// A column of a list page.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub label: &'static str,
+    /// JSON key of the value shown.
+    pub key: &'static str,
+    /// SQL to sort by, when the column is sortable.
+    pub sort: Option<&'static str>,
+}
+
+/// Anything with an Activity tab and an Audit Log: it lives in a table with an `id`.
+pub trait ObjectType: Send + Sync + 'static {
+    /// URL segment and audit object type (`customers`).
+    const PATH: &'static str;
+    const TABLE: &'static str;
+    /// What one is called (`Customer`).
+    const SINGULAR: &'static str;
+}
+
+/// A related list shown on a detail page (a customer's contacts).
+pub struct Related {
+    pub title: String,
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<(String, Vec<String>)>,
+    pub add_link: Option<(String, String)>,
+}
+
+/// An object type with the full set of list, create, view, edit and archive operations.
+pub trait Resource: ObjectType {
+    const PLURAL: &'static str;
+    /// Which navigation entry is highlighted on its pages.
+    const NAV: &'static str;
+    /// The FROM clause; the object's own table is aliased `t`.
+    const FROM: &'static str;
+    /// The selected columns, decoded into [`Resource::Row`].
+    const SELECT: &'static str;
+    /// A condition matching the search text bound as `$1` (a lower-cased LIKE pattern).
+    const SEARCH: &'static str;
+    /// The column key lists sort by when no sort is asked for.
+    const DEFAULT_SORT: &'static str;
+    /// Equality filters from the query string: (parameter, SQL column).
+    const FILTERS: &'static [(&'static str, &'static str)] = &[];
+    /// Only administrators may create, change or archive these.
+    const ADMIN_WRITES: bool = false;
+    const FIELDS: &'static [FieldSpec];
+    const COLUMNS: &'static [Column];
+    /// Extra buttons on the detail page: (label, path after `/{PATH}/{id}/`), POSTed.
+    const ACTIONS: &'static [(&'static str, &'static str)] = &[];
+
+    type Row: Record;
+    type Draft: Send + Sync;
+
+    /// Validates a whole submitted object (pure: the domain crate's rules).
+    fn parse(input: &Map<String, Value>) -> Result<Self::Draft, FieldErrors>;
+    fn id(row: &Self::Row) -> i64;
+    fn title(row: &Self::Row) -> String;
+    fn times(row: &Self::Row) -> Times;
+    /// The API representation of the fields, without `id` and times (added by [`json_of`]).
+    fn to_json(row: &Self::Row) -> Map<String, Value>;
+
+    /// Rules that need the database: references exist, values are unique.
+    fn check(
+        tx: &mut Tx,
+        id: Option<i64>,
+        draft: &Self::Draft,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+    fn insert(
+        tx: &mut Tx,
+        draft: &Self::Draft,
+        at: i64,
+    ) -> impl Future<Output = Result<i64, AppError>> + Send;
+    fn update(
+        tx: &mut Tx,
+        id: i64,
+        draft: &Self::Draft,
+        at: i64,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+
+    /// Runs after a create or change in the same transaction; may return an invitation
+    /// link to show once.
+    fn after_write(
+        _tx: &mut Tx,
+        _config: &Config,
+        _id: i64,
+        _before: Option<&Map<String, Value>>,
+        _after: &Map<String, Value>,
+    ) -> impl Future<Output = Result<Option<String>, AppError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Related lists for the detail page.
+    fn related(_db: &Db, _id: i64) -> impl Future<Output = Result<Vec<Related>, AppError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+}
+
+/// When an object was created, last changed and archived (UTC microseconds).
+#[derive(Debug, Clone, Copy)]
+pub struct Times {
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub archived_at: Option<i64>,
+}
+
+/// The full API representation of a row: `id` first, then the fields, then the times.
+pub fn json_of<R: Resource>(row: &R::Row) -> Map<String, Value> {
+    let times = R::times(row);
+    let mut map = Map::new();
+    map.insert("id".into(), Value::from(R::id(row)));
+    map.extend(R::to_json(row));
+    map.insert("archived".into(), Value::Bool(times.archived_at.is_some()));
+    map.insert("created_at".into(), Value::String(api_time(times.created_at)));
+    map.insert("updated_at".into(), Value::String(api_time(times.updated_at)));
+    map.insert("archived_at".into(), api_time_opt(times.archived_at));
+    map
+}
+
+/// Only the writable fields of a representation (what a PATCH is merged into).
+pub fn writable<R: Resource>(json: &Map<String, Value>) -> Map<String, Value> {
+    R::FIELDS
+        .iter()
+        .filter_map(|f| json.get(f.name).map(|v| (f.name.to_owned(), v.clone())))
+        .collect()
+}
+
+fn by_id_sql<R: Resource>() -> String {
+    format!("SELECT {} FROM {} WHERE t.id = $1", R::SELECT, R::FROM)
+}
+
+/// One object by id, archived or not.
+pub async fn fetch<R: Resource>(db: &Db, id: i64) -> Result<Option<R::Row>, AppError> {
+    Ok(db.fetch_optional(&by_id_sql::<R>(), crate::args![id]).await?)
+}
+
+async fn fetch_in<R: Resource>(tx: &mut Tx, id: i64) -> Result<Option<R::Row>, AppError> {
+    Ok(tx.fetch_optional(&by_id_sql::<R>(), crate::args![id]).await?)
+}
+
+/// What a list asks for, parsed from the query string.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub search: Option<String>,
+    /// Key of the sort column.
+    pub sort: &'static str,
+    pub descending: bool,
+    pub paging: Paging,
+    pub archived: bool,
+    pub filters: Vec<(&'static str, &'static str, i64)>,
+}
+
+impl ListQuery {
+    /// Reads `search`, `sort` (`name` or `-name`), `page`, `per_page`, `archived` and the
+    /// type's filters; anything malformed is a validation error naming the parameter.
+    pub fn parse<R: Resource>(params: &HashMap<String, String>) -> Result<Self, AppError> {
+        let mut errors = FieldErrors::new();
+        let search = params
+            .get("search")
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
+            errors.add("search", "must be at most 200 characters");
+        }
+        let raw_sort = params.get("sort").map(|s| s.trim()).unwrap_or("");
+        let (descending, key) = match raw_sort.strip_prefix('-') {
+            Some(k) => (true, k),
+            None => (false, raw_sort),
+        };
+        let key = if key.is_empty() { R::DEFAULT_SORT } else { key };
+        let sort = R::COLUMNS
+            .iter()
+            .find(|c| c.key == key && c.sort.is_some())
+            .map(|c| c.key);
+        if sort.is_none() {
+            let keys: Vec<&str> = R::COLUMNS.iter().filter(|c| c.sort.is_some()).map(|c| c.key).collect();
+            errors.add("sort", format!("must be one of: {} (prefix - for descending)", keys.join(", ")));
+        }
+        let page = int_param(params, "page", 1, 1..=1_000_000);
+        let per_page = int_param(params, "per_page", 50, 1..=Paging::MAX_PER_PAGE);
+        for r in [&page, &per_page] {
+            if let Err(AppError::Validation(e)) = r {
+                for fe in e.iter() {
+                    errors.add(&fe.field, fe.message.clone());
+                }
+            }
+        }
+        let archived = match params.get("archived").map(String::as_str) {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                errors.add("archived", "must be true or false");
+                false
+            }
+        };
+        let mut filters = Vec::new();
+        for (param, column) in R::FILTERS {
+            if let Some(raw) = params.get(*param).filter(|s| !s.is_empty()) {
+                match raw.parse::<i64>() {
+                    Ok(v) => filters.push((*param, *column, v)),
+                    Err(_) => errors.add(param, "must be a numeric id"),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        Ok(ListQuery {
+            search,
+            sort: sort.unwrap_or(R::DEFAULT_SORT),
+            descending,
+            paging: Paging {
+                page: page.unwrap_or(1),
+                per_page: per_page.unwrap_or(50),
+            },
+            archived,
+            filters,
+        })
+    }
+}
+
+/// One page of a list and the total number of matching objects.
+pub async fn list<R: Resource>(db: &Db, q: &ListQuery) -> Result<(Vec<R::Row>, i64), AppError> {
+    let mut conditions = vec![if q.archived {
+        "t.archived_at IS NOT NULL".to_owned()
+    } else {
+        "t.archived_at IS NULL".to_owned()
+    }];
+    let mut args = Vec::new();
+    if let Some(search) = &q.search {
+        conditions.push(R::SEARCH.to_owned());
+        args.push(like_contains(search).into());
+    }
+    for (_, column, value) in &q.filters {
+        args.push((*value).into());
+        conditions.push(format!("{column} = ${}", args.len()));
+    }
+    let where_clause = conditions.join(" AND ");
+    let sort_sql = R::COLUMNS
+        .iter()
+        .find(|c| c.key == q.sort)
+        .and_then(|c| c.sort)
+        .unwrap_or("t.id");
+    let dir = if q.descending { "DESC" } else { "ASC" };
+    let total = db
+        .fetch_i64(
+            &format!("SELECT COUNT(*) FROM {} WHERE {where_clause}", R::FROM),
+            args.clone(),
+        )
+        .await?
+        .unwrap_or(0);
+    let mut page_args = args;
+    page_args.push(q.paging.per_page.into());
+    page_args.push(q.paging.offset().into());
+    let n = page_args.len();
+    let rows = db
+        .fetch_all::<R::Row>(
+            &format!(
+                "SELECT {} FROM {} WHERE {where_clause} ORDER BY {sort_sql} {dir}, t.id {dir} LIMIT ${} OFFSET ${}",
+                R::SELECT,
+                R::FROM,
+                n - 1,
+                n
+            ),
+            page_args,
+        )
+        .await?;
+    Ok((rows, total))
+}
+
+fn require_writer<R: Resource>(actor: &EmployeeUser) -> Result<(), AppError> {
+    if R::ADMIN_WRITES && !actor.is_admin {
+        return Err(AppError::Forbidden(format!(
+            "Only administrators can change {}.",
+            R::PLURAL.to_lowercase()
+        )));
+    }
+    Ok(())
+}
+
+fn conflict<R: Resource>(e: AppError) -> AppError {
+    match e {
+        AppError::Database(db) if is_unique_violation(&db) => AppError::Conflict(format!(
+            "Another {} already uses one of these values.",
+            R::SINGULAR.to_lowercase()
+        )),
+        other => other,
+    }
+}
+
+/// The outcome of a create or change.
+pub struct Written {
+    pub id: i64,
+    pub json: Map<String, Value>,
+    /// A newly made invitation link, shown once.
+    pub invitation_url: Option<String>,
+}
+
+/// Creates an object from a submitted whole object.
+pub async fn create<R: Resource>(
+    state: &AppState,
+    actor: Actor<'_>,
+    input: &Map<String, Value>,
+) -> Result<Written, AppError> {
+    if let Some(a) = actor {
+        require_writer::<R>(a)?;
+    }
+    let draft = R::parse(input)?;
+    let mut tx = state.db.begin().await?;
+    R::check(&mut tx, None, &draft).await?;
+    let id = R::insert(&mut tx, &draft, now()).await.map_err(conflict::<R>)?;
+    let row = fetch_in::<R>(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let json = json_of::<R>(&row);
+    audit::record(&mut tx, R::PATH, id, "created", accord_domain::audit::created(&writable::<R>(&json)), actor).await?;
+    let invitation_url = R::after_write(&mut tx, &state.config, id, None, &json).await?;
+    tx.commit().await?;
+    Ok(Written { id, json, invitation_url })
+}
+
+/// Changes an object: `patch` is merged into its current fields and the whole is validated
+/// again, so a partial change can never leave an invalid object.
+pub async fn update<R: Resource>(
+    state: &AppState,
+    actor: Actor<'_>,
+    id: i64,
+    patch: &Map<String, Value>,
+) -> Result<Written, AppError> {
+    if let Some(a) = actor {
+        require_writer::<R>(a)?;
+    }
+    let mut tx = state.db.begin().await?;
+    let before_row = fetch_in::<R>(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    if R::times(&before_row).archived_at.is_some() {
+        return Err(AppError::Conflict(format!(
+            "This {} is archived; restore it before changing it.",
+            R::SINGULAR.to_lowercase()
+        )));
+    }
+    let before = json_of::<R>(&before_row);
+    let mut input = writable::<R>(&before);
+    // Unknown keys stay in so that parsing reports them.
+    for (k, v) in patch {
+        input.insert(k.clone(), v.clone());
+    }
+    let draft = R::parse(&input)?;
+    R::check(&mut tx, Some(id), &draft).await?;
+    R::update(&mut tx, id, &draft, now()).await.map_err(conflict::<R>)?;
+    let after_row = fetch_in::<R>(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let json = json_of::<R>(&after_row);
+    let changes = accord_domain::audit::changes(&writable::<R>(&before), &writable::<R>(&json));
+    if !changes.is_empty() {
+        audit::record(&mut tx, R::PATH, id, "updated", changes, actor).await?;
+    }
+    let invitation_url = R::after_write(&mut tx, &state.config, id, Some(&before), &json).await?;
+    tx.commit().await?;
+    Ok(Written { id, json, invitation_url })
+}
+
+/// Archives (`archive = true`) or restores an object. Nothing is deleted.
+pub async fn set_archived<R: Resource>(
+    state: &AppState,
+    actor: &EmployeeUser,
+    id: i64,
+    archive: bool,
+) -> Result<Map<String, Value>, AppError> {
+    require_writer::<R>(actor)?;
+    let mut tx = state.db.begin().await?;
+    let row = fetch_in::<R>(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    if R::times(&row).archived_at.is_some() != archive {
+        let sql = if archive {
+            format!("UPDATE {} SET archived_at = $1 WHERE id = $2", R::TABLE)
+        } else {
+            format!("UPDATE {} SET archived_at = NULL, updated_at = $1 WHERE id = $2", R::TABLE)
+        };
+        tx.execute(&sql, crate::args![now(), id]).await?;
+        let action = if archive { "archived" } else { "restored" };
+        audit::record(&mut tx, R::PATH, id, action, Map::new(), Some(actor)).await?;
+    }
+    let row = fetch_in::<R>(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(json_of::<R>(&row))
+}
+
+/// Does the object exist (archived or not)?
+pub async fn exists<T: ObjectType>(db: &Db, id: i64) -> Result<bool, AppError> {
+    Ok(db
+        .fetch_i64(&format!("SELECT id FROM {} WHERE id = $1", T::TABLE), crate::args![id])
+        .await?
+        .is_some())
+}
+
+/// Checks inside a transaction that a referenced object exists and is not archived.
+pub async fn check_ref(
+    tx: &mut Tx,
+    errors: &mut FieldErrors,
+    field: &str,
+    table: &str,
+    id: Option<i64>,
+    what: &str,
+) -> Result<(), AppError> {
+    if let Some(id) = id {
+        let found = tx
+            .fetch_i64(
+                &format!("SELECT id FROM {table} WHERE id = $1 AND archived_at IS NULL"),
+                crate::args![id],
+            )
+            .await?;
+        if found.is_none() {
+            errors.add(field, format!("There is no {what} with id {id}"));
+        }
+    }
+    Ok(())
+}
+
+pub mod api;
+pub mod pages;

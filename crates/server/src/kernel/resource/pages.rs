@@ -1,0 +1,617 @@
+//! The web pages of every [`Resource`]: list (search, sort, page), new, view (Details,
+//! Activity and Audit Log tabs), edit, archive and restore.
+
+use super::{FieldKind, FieldSpec, ListQuery, Related, Resource, create, fetch, json_of, list, set_archived, update};
+use crate::activity::{self, PostView};
+use crate::kernel::audit::{self, AuditEntry, show_value};
+use crate::kernel::auth::Staff;
+use crate::kernel::db::Db;
+use crate::kernel::error::{AppError, PageError, PageResult};
+use crate::kernel::web::{AppState, Flash, FormPairs, Shell, page, set_flash, show_time};
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::{StatusCode, request::Parts};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// The `{id}` of a page path; anything but a positive number is "not found".
+pub struct PageId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageId {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| AppError::NotFound)?;
+        raw.get("id")
+            .and_then(|s| s.parse::<i64>().ok())
+            .filter(|id| *id > 0)
+            .map(PageId)
+            .ok_or(AppError::NotFound.into())
+    }
+}
+
+/// Routes of one resource type's pages.
+pub fn routes<R: Resource>() -> Router<AppState> {
+    let base = format!("/{}", R::PATH);
+    Router::new()
+        .route(&base, get(list_page::<R>).post(create_submit::<R>))
+        .route(&format!("{base}/new"), get(new_page::<R>))
+        .route(&format!("{base}/{{id}}"), get(detail_page::<R>))
+        .route(&format!("{base}/{{id}}/edit"), get(edit_page::<R>).post(edit_submit::<R>))
+        .route(&format!("{base}/{{id}}/archive"), post(archive_submit::<R>))
+        .route(&format!("{base}/{{id}}/restore"), post(restore_submit::<R>))
+        .route(&format!("{base}/{{id}}/posts"), post(post_submit::<R>))
+}
+
+/// A column heading with the link that sorts by it.
+pub struct Heading {
+    pub label: &'static str,
+    pub sort_link: Option<String>,
+    /// "ascending" / "descending" when the list is sorted by this column.
+    pub sorted: Option<&'static str>,
+}
+
+/// A row of a list: the link to the object and the cells.
+pub struct Row {
+    pub link: String,
+    pub cells: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "kernel/templates/list.html")]
+struct ListPage {
+    shell: Shell,
+    title: &'static str,
+    singular: &'static str,
+    base: String,
+    headings: Vec<Heading>,
+    rows: Vec<Row>,
+    total: i64,
+    search: String,
+    archived: bool,
+    page: i64,
+    pages: i64,
+    first_row: i64,
+    last_row: i64,
+    prev_link: Option<String>,
+    next_link: Option<String>,
+    can_write: bool,
+}
+
+fn query_link(base: &str, params: &[(&str, String)]) -> String {
+    let kept: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", serde_urlencoded::to_string(kept).unwrap_or_default())
+    }
+}
+
+/// A value from an object's JSON, as shown in a cell.
+fn cell(json: &Map<String, Value>, key: &str) -> String {
+    show_value(json.get(key).unwrap_or(&Value::Null))
+}
+
+async fn list_page<R: Resource>(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(params): Query<HashMap<String, String>>,
+) -> PageResult {
+    let q = ListQuery::parse::<R>(&params)?;
+    let (rows, total) = list::<R>(&state.db, &q).await?;
+    let base = format!("/{}", R::PATH);
+    let search = q.search.clone().unwrap_or_default();
+    let archived = if q.archived { "true".to_owned() } else { String::new() };
+    let sort_param = |key: &str, desc: bool| if desc { format!("-{key}") } else { key.to_owned() };
+    let current_sort = sort_param(q.sort, q.descending);
+    let link_with = |page: i64, sort: &str| {
+        query_link(
+            &base,
+            &[
+                ("search", search.clone()),
+                ("sort", sort.to_owned()),
+                ("archived", archived.clone()),
+                ("page", if page > 1 { page.to_string() } else { String::new() }),
+                ("per_page", params.get("per_page").cloned().unwrap_or_default()),
+            ],
+        )
+    };
+    let headings = R::COLUMNS
+        .iter()
+        .map(|c| {
+            let is_current = c.key == q.sort;
+            Heading {
+                label: c.label,
+                sort_link: c
+                    .sort
+                    .map(|_| link_with(1, &sort_param(c.key, is_current && !q.descending))),
+                sorted: is_current.then_some(if q.descending { "descending" } else { "ascending" }),
+            }
+        })
+        .collect();
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let json = json_of::<R>(r);
+            Row {
+                link: format!("{base}/{}", R::id(r)),
+                cells: R::COLUMNS.iter().map(|c| cell(&json, c.key)).collect(),
+            }
+        })
+        .collect::<Vec<_>>();
+    let pages = q.paging.pages(total);
+    let page_no = q.paging.page;
+    let first_row = if total == 0 { 0 } else { q.paging.offset() + 1 };
+    Ok(page(&ListPage {
+        shell: Shell::new(&state, &staff, R::NAV).await?,
+        title: R::PLURAL,
+        singular: R::SINGULAR,
+        headings,
+        last_row: q.paging.offset() + rows.len() as i64,
+        rows,
+        total,
+        search: search.clone(),
+        archived: q.archived,
+        page: page_no,
+        pages,
+        first_row,
+        prev_link: (page_no > 1).then(|| link_with(page_no - 1, &current_sort)),
+        next_link: (page_no < pages).then(|| link_with(page_no + 1, &current_sort)),
+        can_write: !R::ADMIN_WRITES || staff.user.is_admin,
+        base,
+    }))
+}
+
+/// A field of a form, ready to render.
+pub struct FormField {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// text, email, tel, money, percent, currency, textarea, checkbox or select
+    pub input: &'static str,
+    pub value: String,
+    pub checked: bool,
+    pub options: Vec<(String, String, bool)>,
+    pub error: Option<String>,
+    pub required: bool,
+    pub help: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "kernel/templates/form.html")]
+struct FormPage {
+    shell: Shell,
+    title: String,
+    action: String,
+    cancel: String,
+    fields: Vec<FormField>,
+    error_count: usize,
+    /// An error about the whole form (a duplicate), not one field.
+    form_error: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OptionRow {
+    id: i64,
+    name: String,
+}
+
+/// Choices for a reference field: active targets by name, plus the current one.
+async fn ref_options(
+    db: &Db,
+    spec: &super::RefSpec,
+    object_id: Option<i64>,
+    current: Option<i64>,
+) -> Result<Vec<(String, String, bool)>, AppError> {
+    let rows = match (spec.scope, object_id) {
+        (Some(_), None) => Vec::new(),
+        (Some(scope), Some(id)) => {
+            db.fetch_all::<OptionRow>(
+                &format!(
+                    "SELECT id, name FROM {} WHERE archived_at IS NULL AND {scope} = $1 ORDER BY name LIMIT 500",
+                    spec.table
+                ),
+                crate::args![id],
+            )
+            .await?
+        }
+        (None, _) => {
+            db.fetch_all::<OptionRow>(
+                &format!(
+                    "SELECT id, name FROM {} WHERE archived_at IS NULL ORDER BY name LIMIT 500",
+                    spec.table
+                ),
+                vec![],
+            )
+            .await?
+        }
+    };
+    let mut options: Vec<(String, String, bool)> = vec![(String::new(), "— None —".into(), current.is_none())];
+    let mut seen_current = current.is_none();
+    for r in rows {
+        let selected = Some(r.id) == current;
+        seen_current |= selected;
+        options.push((r.id.to_string(), r.name, selected));
+    }
+    if let (false, Some(id)) = (seen_current, current) {
+        let name = db
+            .fetch_optional::<OptionRow>(
+                &format!("SELECT id, name FROM {} WHERE id = $1", spec.table),
+                crate::args![id],
+            )
+            .await?
+            .map_or_else(|| format!("#{id}"), |r| r.name);
+        options.push((id.to_string(), name, true));
+    }
+    Ok(options)
+}
+
+/// Builds the form's fields from submitted (or stored) values and errors.
+async fn form_fields<R: Resource>(
+    db: &Db,
+    object_id: Option<i64>,
+    values: &Map<String, Value>,
+    errors: &accord_domain::FieldErrors,
+) -> Result<Vec<FormField>, AppError> {
+    let mut out = Vec::new();
+    for spec in R::FIELDS {
+        let value = values.get(spec.name).unwrap_or(&Value::Null);
+        let text = match value {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            other => other.to_string(),
+        };
+        let (input, options) = match spec.kind {
+            FieldKind::Text => ("text", vec![]),
+            FieldKind::Email => ("email", vec![]),
+            FieldKind::Phone => ("tel", vec![]),
+            FieldKind::Money => ("money", vec![]),
+            FieldKind::Percent => ("percent", vec![]),
+            FieldKind::Currency => ("currency", vec![]),
+            FieldKind::DomainList => ("textarea", vec![]),
+            FieldKind::Bool => ("checkbox", vec![]),
+            FieldKind::Choice(choices) => (
+                "select",
+                choices
+                    .iter()
+                    .map(|(code, label)| ((*code).to_owned(), (*label).to_owned(), *code == text))
+                    .collect(),
+            ),
+            FieldKind::Ref(ref_spec) => (
+                "select",
+                ref_options(db, &ref_spec, object_id, value.as_i64()).await?,
+            ),
+        };
+        out.push(FormField {
+            name: spec.name,
+            label: spec.label,
+            input,
+            checked: value.as_bool().unwrap_or(false),
+            value: text,
+            options,
+            error: errors.for_field(spec.name).map(str::to_owned),
+            required: spec.required,
+            help: spec.help,
+        });
+    }
+    Ok(out)
+}
+
+/// Turns a submitted form into the JSON object the API would receive, so both go through
+/// the same parsing.
+pub fn form_to_input(fields: &[FieldSpec], form: &FormPairs) -> Map<String, Value> {
+    let mut map = Map::new();
+    for spec in fields {
+        let raw = form.get(spec.name).unwrap_or("").trim();
+        let value = match spec.kind {
+            FieldKind::Bool => Value::Bool(matches!(raw, "on" | "true" | "1")),
+            FieldKind::DomainList => Value::Array(
+                raw.split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_owned()))
+                    .collect(),
+            ),
+            FieldKind::Ref(_) if raw.is_empty() => Value::Null,
+            FieldKind::Ref(_) => raw
+                .parse::<i64>()
+                .map_or_else(|_| Value::String(raw.to_owned()), Value::from),
+            _ if raw.is_empty() => Value::Null,
+            _ => Value::String(raw.to_owned()),
+        };
+        map.insert(spec.name.to_owned(), value);
+    }
+    map
+}
+
+fn forbid_unless_writer<R: Resource>(staff: &Staff) -> Result<(), AppError> {
+    if R::ADMIN_WRITES && !staff.user.is_admin {
+        return Err(AppError::Forbidden(format!(
+            "Only administrators can change {}.",
+            R::PLURAL.to_lowercase()
+        )));
+    }
+    Ok(())
+}
+
+async fn render_form<R: Resource>(
+    state: &AppState,
+    staff: &Staff,
+    id: Option<i64>,
+    values: &Map<String, Value>,
+    errors: &accord_domain::FieldErrors,
+) -> PageResult {
+    let fields = form_fields::<R>(&state.db, id, values, errors).await?;
+    let (title, action, cancel) = match id {
+        None => (
+            format!("New {}", R::SINGULAR.to_lowercase()),
+            format!("/{}", R::PATH),
+            format!("/{}", R::PATH),
+        ),
+        Some(id) => (
+            format!("Edit {}", R::SINGULAR.to_lowercase()),
+            format!("/{}/{id}/edit", R::PATH),
+            format!("/{}/{id}", R::PATH),
+        ),
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((
+        status,
+        page(&FormPage {
+            shell: Shell::new(state, staff, R::NAV).await?,
+            title,
+            action,
+            cancel,
+            error_count: errors.iter().count(),
+            form_error: errors.for_field("_form").map(str::to_owned),
+            fields,
+        }),
+    )
+        .into_response())
+}
+
+async fn new_page<R: Resource>(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(params): Query<HashMap<String, String>>,
+) -> PageResult {
+    forbid_unless_writer::<R>(&staff)?;
+    // Prefill references from the query string (`/contacts/new?customer_id=3`).
+    let mut values = Map::new();
+    for spec in R::FIELDS {
+        if let (FieldKind::Ref(_), Some(Ok(id))) =
+            (spec.kind, params.get(spec.name).map(|v| v.parse::<i64>()))
+        {
+            values.insert(spec.name.to_owned(), Value::from(id));
+        }
+    }
+    render_form::<R>(&state, &staff, None, &values, &accord_domain::FieldErrors::new()).await
+}
+
+/// Shows a write's validation errors on the form; other errors become error pages.
+async fn after_write<R: Resource>(
+    state: &AppState,
+    staff: &Staff,
+    id: Option<i64>,
+    input: &Map<String, Value>,
+    result: Result<super::Written, AppError>,
+    done: &str,
+) -> PageResult {
+    match result {
+        Ok(written) => {
+            let message = format!("{} {done}.", R::SINGULAR);
+            let secret = written.invitation_url.map(|url| {
+                format!("Invitation link (shown once; send it to them): {url}")
+            });
+            set_flash(&state.db, &staff.session_hash, Flash { message, secret }).await?;
+            Ok(Redirect::to(&format!("/{}/{}", R::PATH, written.id)).into_response())
+        }
+        Err(AppError::Validation(errors)) => render_form::<R>(state, staff, id, input, &errors).await,
+        Err(AppError::Conflict(message)) => {
+            let mut errors = accord_domain::FieldErrors::new();
+            errors.add("_form", message);
+            render_form::<R>(state, staff, id, input, &errors).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn create_submit<R: Resource>(
+    State(state): State<AppState>,
+    staff: Staff,
+    form: FormPairs,
+) -> PageResult {
+    let input = form_to_input(R::FIELDS, &form);
+    let result = create::<R>(&state, Some(&staff.user), &input).await;
+    after_write::<R>(&state, &staff, None, &input, result, "created").await
+}
+
+async fn edit_page<R: Resource>(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+) -> PageResult {
+    forbid_unless_writer::<R>(&staff)?;
+    let row = fetch::<R>(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let values = super::writable::<R>(&json_of::<R>(&row));
+    render_form::<R>(&state, &staff, Some(id), &values, &accord_domain::FieldErrors::new()).await
+}
+
+async fn edit_submit<R: Resource>(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+    form: FormPairs,
+) -> PageResult {
+    let input = form_to_input(R::FIELDS, &form);
+    let result = update::<R>(&state, Some(&staff.user), id, &input).await;
+    after_write::<R>(&state, &staff, Some(id), &input, result, "saved").await
+}
+
+async fn archive_submit<R: Resource>(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+) -> PageResult {
+    set_archived::<R>(&state, &staff.user, id, true).await?;
+    let message = format!("{} archived: it no longer shows in lists.", R::SINGULAR);
+    set_flash(&state.db, &staff.session_hash, Flash { message, secret: None }).await?;
+    Ok(Redirect::to(&format!("/{}/{id}", R::PATH)).into_response())
+}
+
+async fn restore_submit<R: Resource>(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+) -> PageResult {
+    set_archived::<R>(&state, &staff.user, id, false).await?;
+    let message = format!("{} restored.", R::SINGULAR);
+    set_flash(&state.db, &staff.session_hash, Flash { message, secret: None }).await?;
+    Ok(Redirect::to(&format!("/{}/{id}", R::PATH)).into_response())
+}
+
+async fn post_submit<R: Resource>(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+    form: FormPairs,
+) -> PageResult {
+    if fetch::<R>(&state.db, id).await?.is_none() {
+        return Err(AppError::NotFound.into());
+    }
+    let tags: Vec<i64> = form.all("tagged_employee_ids").iter().filter_map(|v| v.parse().ok()).collect();
+    let body = form.get("body").unwrap_or("");
+    let tab = format!("/{}/{id}?tab=activity", R::PATH);
+    match activity::add_post(&state.db, R::PATH, id, &staff.user, body, &tags).await {
+        Ok(_) => Ok(Redirect::to(&tab).into_response()),
+        Err(AppError::Validation(errors)) => {
+            set_flash(
+                &state.db,
+                &staff.session_hash,
+                Flash { message: format!("The post was not added: {errors}"), secret: None },
+            )
+            .await?;
+            Ok(Redirect::to(&tab).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A field of the Details tab.
+pub struct ShownField {
+    pub label: &'static str,
+    pub value: String,
+    pub link: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "kernel/templates/detail.html")]
+struct DetailPage {
+    shell: Shell,
+    plural: &'static str,
+    singular: &'static str,
+    base: String,
+    id: i64,
+    title: String,
+    archived: bool,
+    archived_when: String,
+    created: String,
+    updated: String,
+    tab: &'static str,
+    fields: Vec<ShownField>,
+    related: Vec<Related>,
+    posts: Vec<PostView>,
+    employees: Vec<(i64, String)>,
+    audit: Vec<AuditEntry>,
+    audit_total: i64,
+    can_write: bool,
+    actions: Vec<(&'static str, String)>,
+}
+
+async fn detail_page<R: Resource>(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+    Query(params): Query<HashMap<String, String>>,
+) -> PageResult {
+    let row = fetch::<R>(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let json = json_of::<R>(&row);
+    let tab = match params.get("tab").map(String::as_str) {
+        Some("activity") => "activity",
+        Some("audit") => "audit",
+        _ => "details",
+    };
+    let fields = R::FIELDS
+        .iter()
+        .map(|spec| {
+            let value = json.get(spec.name).unwrap_or(&Value::Null);
+            match spec.kind {
+                FieldKind::Ref(r) => ShownField {
+                    label: spec.label,
+                    value: cell(&json, r.name_key),
+                    link: value.as_i64().map(|id| format!("/{}/{id}", r.path)),
+                },
+                FieldKind::Choice(choices) => ShownField {
+                    label: spec.label,
+                    value: choices
+                        .iter()
+                        .find(|(code, _)| Some(*code) == value.as_str())
+                        .map_or_else(|| show_value(value), |(_, l)| (*l).to_owned()),
+                    link: None,
+                },
+                _ => ShownField { label: spec.label, value: show_value(value), link: None },
+            }
+        })
+        .collect();
+    let (posts, employees, audit, audit_total) = match tab {
+        "activity" => (
+            activity::list_posts(&state.db, R::PATH, id).await?,
+            activity::employee_options(&state.db).await?,
+            Vec::new(),
+            0,
+        ),
+        "audit" => {
+            let (entries, total) = audit::list(&state.db, R::PATH, id, 200, 0).await?;
+            (Vec::new(), Vec::new(), entries, total)
+        }
+        _ => (Vec::new(), Vec::new(), Vec::new(), 0),
+    };
+    let related = if tab == "details" { R::related(&state.db, id).await? } else { Vec::new() };
+    let times = R::times(&row);
+    let archived_at = times.archived_at;
+    let base = format!("/{}", R::PATH);
+    Ok(page(&DetailPage {
+        shell: Shell::new(&state, &staff, R::NAV).await?,
+        plural: R::PLURAL,
+        singular: R::SINGULAR,
+        id,
+        title: R::title(&row),
+        archived: archived_at.is_some(),
+        archived_when: archived_at.map(show_time).unwrap_or_default(),
+        created: show_time(times.created_at),
+        updated: show_time(times.updated_at),
+        tab,
+        fields,
+        related,
+        posts,
+        employees,
+        audit,
+        audit_total,
+        can_write: !R::ADMIN_WRITES || staff.user.is_admin,
+        actions: R::ACTIONS.iter().map(|(label, path)| (*label, format!("{base}/{id}/{path}"))).collect(),
+        base,
+    }))
+}

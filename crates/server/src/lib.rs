@@ -1,0 +1,153 @@
+//! Accord PSA server.
+//!
+//! Rooms by feature (each holds its storage, routes and templates): `customers`, `contacts`,
+//! `employees`, `legal_entities`, `products`, `settings`, `activity`, `auth`, `portal`,
+//! `home`. The shared `kernel` holds the database, web shell, errors, authentication, the
+//! audit log and the generic object machinery. Pure rules live in the `accord-domain` crate.
+//! See ARCHITECTURE.md for the map.
+
+pub mod activity;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod contacts;
+pub mod customers;
+pub mod demo;
+pub mod employees;
+pub mod home;
+pub mod kernel;
+pub mod legal_entities;
+pub mod openapi;
+pub mod portal;
+pub mod products;
+pub mod settings;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kernel::error::{ApiError, AppError, PageError};
+use kernel::resource::{ObjectType, Resource};
+use kernel::web::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// Connects to the database, brings the schema up to date and makes the shared state.
+pub async fn prepare(config: config::Config) -> anyhow::Result<AppState> {
+    let db = kernel::db::Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    settings::sync_catalogue(&db).await?;
+    Ok(AppState { db, config: Arc::new(config) })
+}
+
+/// Web pages and API routes of one object type, plus its Activity and Audit Log API.
+fn object<R: Resource>() -> Router<AppState> {
+    Router::new()
+        .merge(kernel::resource::api::routes::<R>())
+        .merge(kernel::resource::pages::routes::<R>())
+        .merge(activity::api_routes::<R>())
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(object::<customers::Customers>())
+        .merge(object::<contacts::Contacts>())
+        .merge(object::<employees::Employees>())
+        .merge(object::<legal_entities::LegalEntities>())
+        .merge(object::<products::Products>())
+        .merge(settings::routes())
+        .merge(auth::routes())
+        .merge(portal::routes())
+        .merge(home::routes())
+        .route("/api/openapi.json", get(openapi::handler))
+        .route("/healthz", get(healthz))
+        .route("/static/app.css", get(stylesheet))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), kernel::auth::middleware))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+        ))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.db.fetch_i64("SELECT 1", vec![]).await {
+        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "database unavailable"}))).into_response()
+        }
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/app.css"),
+    )
+        .into_response()
+}
+
+fn error_for(request: &Request, err: AppError) -> Response {
+    if request.uri().path().starts_with("/api/") {
+        ApiError(err).into_response()
+    } else {
+        PageError(err).into_response()
+    }
+}
+
+async fn not_found(request: Request) -> Response {
+    error_for(&request, AppError::NotFound)
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    let mut response = error_for(
+        &request,
+        AppError::BadRequest(format!("{} is not allowed here.", request.method())),
+    );
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Every object type that has an Activity tab and an Audit Log, by URL segment.
+pub const OBJECT_TYPES: &[&str] = &[
+    customers::Customers::PATH,
+    contacts::Contacts::PATH,
+    employees::Employees::PATH,
+    legal_entities::LegalEntities::PATH,
+    products::Products::PATH,
+    settings::Settings::PATH,
+];

@@ -1,0 +1,223 @@
+//! The OpenAPI 3 document at `/api/openapi.json`, built from the same descriptions that
+//! build the routes (field specs of each resource), so it cannot drift from them.
+
+use crate::contacts::Contacts;
+use crate::customers::Customers;
+use crate::employees::Employees;
+use crate::kernel::resource::{FieldKind, Resource};
+use crate::legal_entities::LegalEntities;
+use crate::products::Products;
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+fn field_schema(kind: FieldKind) -> Value {
+    match kind {
+        FieldKind::Text => json!({"type": "string", "maxLength": 200}),
+        FieldKind::Email => json!({"type": "string", "format": "email", "maxLength": 254}),
+        FieldKind::Phone => json!({"type": "string", "maxLength": 40}),
+        FieldKind::Money => json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,2})?$", "example": "12.50"}),
+        FieldKind::Percent => json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,2})?$", "example": "20.00"}),
+        FieldKind::Currency => json!({"type": "string", "pattern": "^[A-Za-z]{3}$", "example": "GBP"}),
+        FieldKind::DomainList => json!({"type": "array", "items": {"type": "string", "example": "acme.example"}, "maxItems": 20}),
+        FieldKind::Bool => json!({"type": "boolean"}),
+        FieldKind::Choice(options) => json!({"type": "string", "enum": options.iter().map(|(c, _)| *c).collect::<Vec<_>>()}),
+        FieldKind::Ref(_) => json!({"type": "integer", "format": "int64", "minimum": 1}),
+    }
+}
+
+fn nullable(schema: Value) -> Value {
+    json!({"oneOf": [schema, {"type": "null"}]})
+}
+
+fn input_schema<R: Resource>(for_create: bool) -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for f in R::FIELDS {
+        let mut s = if f.required { field_schema(f.kind) } else { nullable(field_schema(f.kind)) };
+        s["description"] = json!(f.label);
+        props.insert(f.name.into(), s);
+        if f.required && for_create {
+            required.push(f.name);
+        }
+    }
+    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+}
+
+fn object_schema<R: Resource>() -> Value {
+    let mut schema = input_schema::<R>(true);
+    let props = schema["properties"].as_object_mut().map(std::mem::take).unwrap_or_default();
+    let mut all = Map::new();
+    all.insert("id".into(), json!({"type": "integer", "format": "int64"}));
+    all.extend(props);
+    all.insert("archived".into(), json!({"type": "boolean"}));
+    all.insert("created_at".into(), json!({"type": "string", "format": "date-time"}));
+    all.insert("updated_at".into(), json!({"type": "string", "format": "date-time"}));
+    all.insert("archived_at".into(), nullable(json!({"type": "string", "format": "date-time"})));
+    schema["properties"] = Value::Object(all);
+    schema["additionalProperties"] = json!(true);
+    schema["required"] = json!(["id"]);
+    schema
+}
+
+fn problem() -> Value {
+    json!({"description": "Problem (RFC 9457)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+}
+
+fn ok(schema: Value) -> Value {
+    json!({"description": "OK", "content": {"application/json": {"schema": schema}}})
+}
+
+fn id_param() -> Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}})
+}
+
+fn list_params() -> Value {
+    json!([
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}},
+        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+        {"name": "search", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+        {"name": "sort", "in": "query", "schema": {"type": "string"}, "description": "A column key; prefix - for descending"},
+        {"name": "archived", "in": "query", "schema": {"type": "boolean"}}
+    ])
+}
+
+fn errors() -> Map<String, Value> {
+    let mut m = Map::new();
+    for code in ["400", "401", "403", "404", "409", "422"] {
+        m.insert(code.into(), problem());
+    }
+    m
+}
+
+fn responses(ok_code: &str, ok_body: Value) -> Value {
+    let mut m = errors();
+    m.insert(ok_code.into(), ok_body);
+    Value::Object(m)
+}
+
+fn activity_paths(paths: &mut Map<String, Value>, segment: &str, tag: &str) {
+    paths.insert(
+        format!("/api/v1/{segment}/{{id}}/audit-log"),
+        json!({"get": {"tags": [tag], "summary": "Audit Log entries, newest first", "parameters": [id_param()],
+            "responses": responses("200", ok(json!({"$ref": "#/components/schemas/AuditLogPage"})))}}),
+    );
+    paths.insert(
+        format!("/api/v1/{segment}/{{id}}/posts"),
+        json!({
+            "get": {"tags": [tag], "summary": "Activity posts", "parameters": [id_param()],
+                "responses": responses("200", ok(json!({"$ref": "#/components/schemas/PostPage"})))},
+            "post": {"tags": [tag], "summary": "Add a post", "parameters": [id_param()],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PostInput"}}}},
+                "responses": responses("201", ok(json!({"$ref": "#/components/schemas/Post"})))}
+        }),
+    );
+}
+
+fn resource_paths<R: Resource>(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
+    let name = R::SINGULAR.replace(' ', "");
+    let tag = R::PLURAL;
+    let object_ref = json!({"$ref": format!("#/components/schemas/{name}")});
+    schemas.insert(name.clone(), object_schema::<R>());
+    schemas.insert(format!("{name}Input"), input_schema::<R>(true));
+    schemas.insert(format!("{name}Patch"), input_schema::<R>(false));
+    let base = format!("/api/v1/{}", R::PATH);
+    let page_schema = json!({"type": "object", "required": ["items", "total"], "properties": {
+        "items": {"type": "array", "items": object_ref}, "total": {"type": "integer"},
+        "page": {"type": "integer"}, "per_page": {"type": "integer"}}});
+    paths.insert(base.clone(), json!({
+        "get": {"tags": [tag], "summary": format!("List {}", R::PLURAL.to_lowercase()), "parameters": list_params(),
+            "responses": responses("200", ok(page_schema))},
+        "post": {"tags": [tag], "summary": format!("Create a {}", R::SINGULAR.to_lowercase()),
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}Input")}}}},
+            "responses": responses("201", ok(object_ref.clone()))}
+    }));
+    paths.insert(format!("{base}/{{id}}"), json!({
+        "get": {"tags": [tag], "summary": format!("Get a {}", R::SINGULAR.to_lowercase()), "parameters": [id_param()],
+            "responses": responses("200", ok(object_ref.clone()))},
+        "patch": {"tags": [tag], "summary": "Change some fields", "parameters": [id_param()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}Patch")}}}},
+            "responses": responses("200", ok(object_ref.clone()))}
+    }));
+    for (action, summary) in [("archive", "Archive (hide from lists; nothing is deleted)"), ("restore", "Restore an archived object")] {
+        paths.insert(format!("{base}/{{id}}/{action}"), json!({
+            "post": {"tags": [tag], "summary": summary, "parameters": [id_param()], "responses": responses("200", ok(object_ref.clone()))}
+        }));
+    }
+    activity_paths(paths, R::PATH, tag);
+}
+
+/// Builds the whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    resource_paths::<Customers>(&mut paths, &mut schemas);
+    resource_paths::<Contacts>(&mut paths, &mut schemas);
+    resource_paths::<Employees>(&mut paths, &mut schemas);
+    resource_paths::<LegalEntities>(&mut paths, &mut schemas);
+    resource_paths::<Products>(&mut paths, &mut schemas);
+
+    let setting_ref = json!({"$ref": "#/components/schemas/Setting"});
+    let setting_param = json!({"name": "id", "in": "path", "required": true, "description": "Numeric id or key", "schema": {"type": "string"}});
+    paths.insert("/api/v1/settings".into(), json!({
+        "get": {"tags": ["Settings"], "summary": "All system settings (Setup → Control → Defaults)",
+            "parameters": [{"name": "search", "in": "query", "schema": {"type": "string"}}],
+            "responses": responses("200", ok(json!({"type": "object", "properties": {"items": {"type": "array", "items": setting_ref}, "total": {"type": "integer"}}})))},
+        "post": {"tags": ["Settings"], "summary": "Set a setting that is at its default",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["key", "value"],
+                "properties": {"key": {"type": "string"}, "value": {}}, "additionalProperties": false}}}},
+            "responses": responses("201", ok(setting_ref.clone()))}
+    }));
+    paths.insert("/api/v1/settings/{id}".into(), json!({
+        "get": {"tags": ["Settings"], "summary": "One setting", "parameters": [setting_param.clone()], "responses": responses("200", ok(setting_ref.clone()))},
+        "patch": {"tags": ["Settings"], "summary": "Change a setting", "parameters": [setting_param],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["value"],
+                "properties": {"value": {}}, "additionalProperties": false}}}},
+            "responses": responses("200", ok(setting_ref.clone()))}
+    }));
+    paths.insert("/api/v1/settings/{id}/archive".into(), json!({
+        "post": {"tags": ["Settings"], "summary": "Reset a setting to its default", "parameters": [id_param()], "responses": responses("200", ok(setting_ref))}
+    }));
+    activity_paths(&mut paths, "settings", "Settings");
+    for (segment, tag) in [("contacts", "Contacts"), ("employees", "Employees")] {
+        paths.insert(format!("/api/v1/{segment}/{{id}}/invitation"), json!({
+            "post": {"tags": [tag], "summary": "Make a new invitation link (older links stop working)", "parameters": [id_param()],
+                "responses": responses("200", ok(json!({"type": "object", "properties": {"invitation_url": {"type": "string"}}})))}
+        }));
+    }
+    paths.insert("/api/v1/me".into(), json!({
+        "get": {"tags": ["Auth"], "summary": "Who the token or session belongs to",
+            "responses": responses("200", ok(json!({"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"}, "is_admin": {"type": "boolean"}, "kind": {"type": "string"}}})))}
+    }));
+
+    schemas.insert("Problem".into(), json!({"type": "object", "required": ["title", "status"], "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}}));
+    schemas.insert("Setting".into(), json!({"type": "object", "properties": {
+        "id": {"type": "integer"}, "key": {"type": "string"}, "label": {"type": "string"}, "help": {"type": "string"},
+        "type": {"type": "string", "enum": ["bool", "choice", "text", "integer"]}, "value": {}, "default_value": {},
+        "is_default": {"type": "boolean"}, "options": {"type": "array"}, "updated_at": {"type": "string", "format": "date-time"}}}));
+    schemas.insert("AuditLogPage".into(), json!({"type": "object", "properties": {"total": {"type": "integer"}, "items": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "action": {"type": "string"}, "changes": {"type": "object"}, "actor_id": {"type": ["integer", "null"]},
+        "actor_name": {"type": ["string", "null"]}, "at": {"type": "string", "format": "date-time"}}}}}}));
+    schemas.insert("PostInput".into(), json!({"type": "object", "required": ["body"], "additionalProperties": false, "properties": {
+        "body": {"type": "string", "minLength": 1, "maxLength": 20000}, "tagged_employee_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}}}}));
+    schemas.insert("Post".into(), json!({"type": "object", "properties": {"id": {"type": "integer"}, "author_id": {"type": "integer"},
+        "author_name": {"type": "string"}, "body": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+        "tagged_employee_ids": {"type": "array", "items": {"type": "integer"}}}}));
+    schemas.insert("PostPage".into(), json!({"type": "object", "properties": {"total": {"type": "integer"}, "items": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}}}}));
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Accord PSA API", "version": env!("CARGO_PKG_VERSION"),
+            "description": "REST API of Accord. Money is a decimal string (\"12.50\"); times are RFC 3339 UTC; errors are application/problem+json."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
+    })
+}
+
+pub async fn handler() -> Json<Value> {
+    Json(document())
+}
