@@ -1,1 +1,1082 @@
-fn main(){}
+//! Benchmark: the paged, searched customer list over HTTP, on SQLite and PostgreSQL.
+//!
+//! For each backend it seeds a fresh database (100,000 customers and 300,000 contacts by
+//! default), starts the real HTTP server in-process on 127.0.0.1:0 and drives
+//! `GET /api/v1/customers?...&per_page=50&page=N` with a fixed number of keep-alive
+//! connections for a fixed time, then prints requests, p50, p99 and requests/second next to
+//! the target (p99 < 10 ms and > 5,000 requests/s for a 50-row page).
+//!
+//! Run: `cargo bench -p accord --bench customer_list` (add `-- --quick` for a smoke run).
+//!
+//! Environment:
+//! - `ACCORD_BENCH_QUICK=1` (or `--quick`): smoke run, 2,000 customers, 1 s per query.
+//! - `ACCORD_BENCH_ROWS`: customers to seed (default 100000); contacts are 3 per customer.
+//! - `ACCORD_BENCH_SECONDS`: measured seconds per query (default 10).
+//! - `ACCORD_BENCH_WARMUP`: warm-up seconds per query (default 2).
+//! - `ACCORD_BENCH_CONCURRENCY`: keep-alive connections (default 16).
+//! - `ACCORD_BENCH_MAX_REQUESTS`: cap on requests per query and phase (default 2000000).
+//! - `ACCORD_BENCH_BACKENDS`: `sqlite,postgres` (default both).
+//! - `ACCORD_BENCH_POSTGRES_URL`: server to create the throw-away database on (default
+//!   `postgres://postgres@127.0.0.1:5432/postgres`); a database `accord_bench_<random>` is
+//!   created there and dropped at the end.
+//! - `ACCORD_BENCH_SQLITE_ANALYZE=1`: run `ANALYZE` on SQLite after seeding (the server
+//!   does not, so it is off by default; PostgreSQL gets `VACUUM ANALYZE`, as autovacuum
+//!   would do soon after a bulk load).
+//! - `ACCORD_BENCH_EXPLAIN=1`: after the HTTP runs, print the query plans of the SQL the
+//!   list runs and time each statement (and the per-request token check) on its own.
+//!
+//! All traffic goes to 127.0.0.1; every phase is bounded in time and in request count.
+
+use accord::config::Config;
+use accord::customers::{CustomerRow, Customers};
+use accord::kernel::db::{Arg, Backend, Db};
+use accord::kernel::resource::Resource;
+use accord::kernel::web::AppState;
+use anyhow::{Context, Result, anyhow, bail};
+use std::fmt::Write as _;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const PER_PAGE: u64 = 50;
+const TARGET_P99_MS: f64 = 10.0;
+const TARGET_RPS: f64 = 5000.0;
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// Rows per multi-row INSERT (at most 10 parameters a row: far below both limits).
+const BATCH_ROWS: usize = 1000;
+/// Batches per seeding transaction.
+const BATCHES_PER_TX: usize = 20;
+/// The common search term: one of the industry words, in about 1 in 30 names.
+const COMMON_TERM: &str = "logistics";
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------
+
+struct Settings {
+    rows: usize,
+    contacts: usize,
+    seconds: f64,
+    warmup: f64,
+    concurrency: usize,
+    max_requests: u64,
+    backends: Vec<Backend>,
+    postgres_url: String,
+    sqlite_analyze: bool,
+    explain: bool,
+}
+
+fn env_value<T: FromStr>(name: &str) -> Result<Option<T>> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<T>()
+            .map(Some)
+            .map_err(|_| anyhow!("{name}={v:?} is not a valid value")),
+        _ => Ok(None),
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    matches!(
+        std::env::var(name).map(|v| v.trim().to_ascii_lowercase()).as_deref(),
+        Ok("1" | "true" | "yes" | "on")
+    )
+}
+
+impl Settings {
+    fn from_env() -> Result<Settings> {
+        let quick = env_flag("ACCORD_BENCH_QUICK") || std::env::args().any(|a| a == "--quick");
+        let rows = env_value::<usize>("ACCORD_BENCH_ROWS")?.unwrap_or(if quick { 2_000 } else { 100_000 });
+        if rows < 100 {
+            bail!("ACCORD_BENCH_ROWS must be at least 100");
+        }
+        let seconds = env_value::<f64>("ACCORD_BENCH_SECONDS")?.unwrap_or(if quick { 1.0 } else { 10.0 });
+        let warmup = env_value::<f64>("ACCORD_BENCH_WARMUP")?.unwrap_or(if quick { 0.5 } else { 2.0 });
+        if !(seconds > 0.0 && seconds <= 600.0) || !(0.0..=60.0).contains(&warmup) {
+            bail!("ACCORD_BENCH_SECONDS must be in (0, 600] and ACCORD_BENCH_WARMUP in [0, 60]");
+        }
+        let concurrency = env_value::<usize>("ACCORD_BENCH_CONCURRENCY")?.unwrap_or(16).clamp(1, 256);
+        let max_requests = env_value::<u64>("ACCORD_BENCH_MAX_REQUESTS")?.unwrap_or(2_000_000).max(1);
+        let backends = match std::env::var("ACCORD_BENCH_BACKENDS") {
+            Ok(list) if !list.trim().is_empty() => list
+                .split(',')
+                .map(|b| match b.trim().to_ascii_lowercase().as_str() {
+                    "sqlite" => Ok(Backend::Sqlite),
+                    "postgres" | "postgresql" | "pg" => Ok(Backend::Postgres),
+                    other => Err(anyhow!("unknown backend {other:?} in ACCORD_BENCH_BACKENDS")),
+                })
+                .collect::<Result<Vec<_>>>()?,
+            _ => vec![Backend::Sqlite, Backend::Postgres],
+        };
+        let postgres_url = std::env::var("ACCORD_BENCH_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned());
+        Ok(Settings {
+            rows,
+            contacts: rows * 3,
+            seconds,
+            warmup,
+            concurrency,
+            max_requests,
+            backends,
+            postgres_url,
+            sqlite_analyze: env_flag("ACCORD_BENCH_SQLITE_ANALYZE"),
+            explain: env_flag("ACCORD_BENCH_EXPLAIN"),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Deterministic pseudo-random data
+// ---------------------------------------------------------------------------------------
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// A small, fast generator for the load workers.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(1);
+        splitmix64(self.0)
+    }
+    /// Uniform in `lo..=hi`.
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+const SYLLABLES: &[&str] = &[
+    "ka", "lo", "mi", "ra", "ven", "tor", "bel", "dan", "fi", "gor", "hal", "is", "jun", "kor",
+    "lin", "mar", "nor", "ost", "pel", "qua", "ros", "sil", "tam", "ul",
+];
+const INDUSTRIES: &[&str] = &[
+    "Logistics", "Consulting", "Engineering", "Software", "Systems", "Trading", "Foods", "Medical",
+    "Energy", "Construction", "Media", "Design", "Analytics", "Robotics", "Textiles", "Pharma",
+    "Finance", "Insurance", "Retail", "Marine", "Aviation", "Solar", "Security", "Labs",
+    "Networks", "Motors", "Studios", "Partners", "Holdings", "Ventures",
+];
+const LEGAL_FORMS: &[&str] = &["Ltd", "GmbH", "Inc", "AG", "BV", "SA", "LLC", "Oy", "AB", "plc", ""];
+const TLDS: &[&str] = &["com", "de", "co.uk", "nl", "fr", "io"];
+const FIRST_NAMES: &[&str] = &[
+    "Anna", "Ben", "Chloe", "David", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jakob", "Karin",
+    "Liam", "Maria", "Noah", "Olivia", "Paul", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera",
+    "Will", "Xenia", "Yusuf", "Zoe", "Lars", "Mila", "Omar", "Priya",
+];
+const LAST_NAMES: &[&str] = &[
+    "Smith", "Müller", "Jones", "Schmidt", "Brown", "Fischer", "Taylor", "Weber", "Wilson",
+    "Meyer", "Davies", "Wagner", "Evans", "Becker", "Thomas", "Hoffmann", "Johnson", "Schulz",
+    "Roberts", "Koch", "Walker", "Richter", "Wright", "Klein", "Green", "Wolf", "Hall", "Schröder",
+    "Wood", "Neumann", "Janssen", "de Vries", "Dubois", "Martin", "Lindqvist", "Virtanen",
+];
+
+fn pick<'a>(list: &[&'a str], h: u64) -> &'a str {
+    list[(h % list.len() as u64) as usize]
+}
+
+/// The generated parts of customer number `k` (0-based, in insertion order).
+struct CustomerSeed {
+    name: String,
+    /// Lower-case distinctive first word: matches a handful of customers.
+    word: String,
+    domains: String,
+    archived: bool,
+    legal_entity: Option<usize>,
+}
+
+fn customer_seed(k: usize) -> CustomerSeed {
+    let h = splitmix64(k as u64 ^ 0xACC0_0D00);
+    let mut word = String::new();
+    for i in 0..3 {
+        word.push_str(pick(SYLLABLES, h >> (i * 5)));
+    }
+    let industry = pick(INDUSTRIES, h >> 15);
+    let form = pick(LEGAL_FORMS, h >> 25);
+    let mut display_word = word.clone();
+    if let Some(first) = display_word.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    let name = if form.is_empty() {
+        format!("{display_word} {industry}")
+    } else {
+        format!("{display_word} {industry} {form}")
+    };
+    let mut domains = vec![format!(
+        "{word}{}.{}",
+        industry.to_ascii_lowercase(),
+        pick(TLDS, h >> 30)
+    )];
+    if (h >> 35) % 3 == 0 {
+        domains.push(format!("{word}.{}", pick(TLDS, h >> 38)));
+    }
+    domains.sort();
+    domains.dedup();
+    CustomerSeed {
+        name,
+        word,
+        domains: domains.join(" "),
+        archived: (h >> 41) % 50 == 0,
+        legal_entity: match (h >> 47) % 5 {
+            0 => None,
+            n => Some((n % 3) as usize),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Seeding
+// ---------------------------------------------------------------------------------------
+
+struct SeedReport {
+    customers: Duration,
+    contacts: Duration,
+    finish: Duration,
+    total: Duration,
+}
+
+fn values_clause(rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 6);
+    let mut p = 1;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${p}");
+            p += 1;
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Inserts `total` rows made by `row(i)` in multi-row INSERTs, in large transactions.
+async fn insert_rows(
+    db: &Db,
+    head: &str,
+    cols: usize,
+    total: usize,
+    row: impl Fn(usize) -> Vec<Arg>,
+) -> Result<()> {
+    let full_sql = format!("{head} VALUES {}", values_clause(BATCH_ROWS, cols));
+    let mut start = 0;
+    while start < total {
+        let mut tx = db.begin().await?;
+        for _ in 0..BATCHES_PER_TX {
+            if start >= total {
+                break;
+            }
+            let end = (start + BATCH_ROWS).min(total);
+            let mut args = Vec::with_capacity((end - start) * cols);
+            for i in start..end {
+                args.extend(row(i));
+            }
+            if end - start == BATCH_ROWS {
+                tx.execute(&full_sql, args).await?;
+            } else {
+                let sql = format!("{head} VALUES {}", values_clause(end - start, cols));
+                tx.execute(&sql, args).await?;
+            }
+            start = end;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn seed(db: &Db, s: &Settings) -> Result<SeedReport> {
+    let started = Instant::now();
+    let now = accord::kernel::db::now();
+    let mut entities = Vec::new();
+    for (name, currency, rate, using) in [
+        ("Bench Services Ltd", "GBP", 2000_i64, "markup"),
+        ("Bench Services GmbH", "EUR", 1900, "gross_margin"),
+        ("Bench Services Inc", "USD", 0, "markup"),
+    ] {
+        let id = db
+            .fetch_i64(
+                "INSERT INTO legal_entities (name, currency, tax_rate, calculate_sale_price_using, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                accord::args![name, currency, rate, using, now],
+            )
+            .await?
+            .context("legal entity id")?;
+        entities.push(id);
+    }
+
+    let rows = s.rows;
+    let minute = 60_000_000_i64;
+    insert_rows(
+        db,
+        "INSERT INTO customers (name, name_lower, email_domains, legal_entity_id, created_at, updated_at, archived_at)",
+        7,
+        rows,
+        |k| {
+            let c = customer_seed(k);
+            let created = now - (rows - k) as i64 * minute;
+            accord::args![
+                c.name.clone(),
+                c.name.to_lowercase(),
+                c.domains,
+                c.legal_entity.map(|e| entities[e]),
+                created,
+                created,
+                if c.archived { Some(created + minute) } else { None::<i64> },
+            ]
+        },
+    )
+    .await?;
+    let customers_done = started.elapsed();
+
+    let min_id = db.fetch_i64("SELECT MIN(id) FROM customers", vec![]).await?.context("no customers")?;
+    let max_id = db.fetch_i64("SELECT MAX(id) FROM customers", vec![]).await?.context("no customers")?;
+    if (max_id - min_id + 1) as usize != rows {
+        bail!("customer ids are not consecutive ({min_id}..={max_id} for {rows} rows)");
+    }
+
+    let contacts_started = Instant::now();
+    insert_rows(
+        db,
+        "INSERT INTO contacts (customer_id, name, name_lower, email, phone, portal_access, created_at, updated_at, archived_at)",
+        9,
+        s.contacts,
+        |i| {
+            let h = splitmix64(i as u64 ^ 0xC0_47AC_7000);
+            let k = (h % rows as u64) as usize;
+            let customer = customer_seed(k);
+            let first = pick(FIRST_NAMES, h >> 20);
+            let last = pick(LAST_NAMES, h >> 28);
+            let name = format!("{first} {last}");
+            let domain = customer.domains.split(' ').next().unwrap_or("example.com").to_owned();
+            let local = format!("{first}.{last}").to_lowercase().replace(' ', "");
+            let portal = (h >> 36) % 20 == 0;
+            let email = if (h >> 42) % 10 == 0 {
+                None
+            } else if portal {
+                Some(format!("{local}.{i}@{domain}"))
+            } else {
+                Some(format!("{local}@{domain}"))
+            };
+            let phone = if (h >> 46) % 4 == 0 {
+                None
+            } else {
+                Some(format!("+44 20 7946 {:04}", (h >> 50) % 10_000))
+            };
+            let created = now - (s.contacts - i) as i64 * (minute / 3);
+            let archived = if (h >> 56) % 25 == 0 { Some(created + minute) } else { None::<i64> };
+            accord::args![
+                min_id + k as i64,
+                name.to_lowercase(),
+                name,
+                email,
+                phone,
+                portal,
+                created,
+                created,
+                archived,
+            ]
+        },
+    )
+    .await?;
+    let contacts_done = contacts_started.elapsed();
+
+    let finish_started = Instant::now();
+    // Two in three customers name an invoice contact (one of their own contacts).
+    db.execute(
+        "UPDATE customers SET invoice_contact_id =
+           (SELECT MIN(c.id) FROM contacts c WHERE c.customer_id = customers.id AND c.archived_at IS NULL)
+         WHERE id % 3 <> 0",
+        vec![],
+    )
+    .await?;
+    match db.backend() {
+        Backend::Postgres => {
+            db.execute("VACUUM ANALYZE customers", vec![]).await?;
+            db.execute("VACUUM ANALYZE contacts", vec![]).await?;
+            db.execute("VACUUM ANALYZE legal_entities", vec![]).await?;
+        }
+        Backend::Sqlite => {
+            if s.sqlite_analyze {
+                db.execute("ANALYZE", vec![]).await?;
+            }
+        }
+    }
+    Ok(SeedReport {
+        customers: customers_done,
+        contacts: contacts_done,
+        finish: finish_started.elapsed(),
+        total: started.elapsed(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Load generation
+// ---------------------------------------------------------------------------------------
+
+/// One kind of request to measure.
+#[derive(Clone)]
+struct Kind {
+    label: String,
+    search: Option<String>,
+    /// Pages are drawn uniformly from this range.
+    first_page: u64,
+    last_page: u64,
+    /// Matching customers (the list's `total`).
+    total: u64,
+}
+
+impl Kind {
+    fn url(&self, base: &str, page: u64) -> String {
+        match &self.search {
+            Some(term) => format!("{base}/api/v1/customers?search={term}&per_page={PER_PAGE}&page={page}"),
+            None => format!("{base}/api/v1/customers?per_page={PER_PAGE}&page={page}"),
+        }
+    }
+    fn expected_items(&self, page: u64) -> u64 {
+        self.total.saturating_sub((page - 1) * PER_PAGE).min(PER_PAGE)
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    auth: String,
+}
+
+/// One GET, returning status and body.
+async fn get(client: &reqwest::Client, url: &str, auth: &str) -> Result<(u16, Vec<u8>)> {
+    let resp = client
+        .get(url)
+        .header(reqwest::header::AUTHORIZATION, auth)
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await?;
+    Ok((status, body.to_vec()))
+}
+
+/// Fetches `page` of a kind and checks it is a real 50-row (or final) page.
+async fn verify(client: &Client, kind: &Kind, page: u64) -> Result<()> {
+    let url = kind.url(&client.base, page);
+    let (status, body) = get(&client.http, &url, &client.auth).await?;
+    if status != 200 {
+        bail!("GET {url} returned {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body).with_context(|| format!("GET {url}: not JSON"))?;
+    let items = json["items"].as_array().map_or(0, Vec::len) as u64;
+    let total = json["total"].as_u64().unwrap_or(0);
+    let want = kind.expected_items(page);
+    if total != kind.total || items != want {
+        bail!("GET {url}: {items} items, total {total}; expected {want} items, total {}", kind.total);
+    }
+    Ok(())
+}
+
+/// The `total` of a list.
+async fn total_of(client: &Client, search: Option<&str>) -> Result<u64> {
+    let probe = Kind {
+        label: String::new(),
+        search: search.map(str::to_owned),
+        first_page: 1,
+        last_page: 1,
+        total: 0,
+    };
+    let url = probe.url(&client.base, 1);
+    let (status, body) = get(&client.http, &url, &client.auth).await?;
+    if status != 200 {
+        bail!("GET {url} returned {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body)?;
+    json["total"].as_u64().ok_or_else(|| anyhow!("GET {url}: no total"))
+}
+
+#[derive(Default)]
+struct WorkerResult {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+/// What one load worker does: GETs on its own keep-alive connection until the deadline.
+struct Job {
+    http: reqwest::Client,
+    base: Arc<str>,
+    auth: Arc<str>,
+    kind: Arc<Kind>,
+    deadline: Instant,
+    /// Requests started by all workers of this phase, against `max_requests`.
+    issued: Arc<AtomicU64>,
+    max_requests: u64,
+    seed: u64,
+}
+
+async fn worker(job: Job) -> WorkerResult {
+    let Job { http, base, auth, kind, deadline, issued, max_requests, seed } = job;
+    let mut rng = Rng(seed);
+    let mut out = WorkerResult { latencies_us: Vec::with_capacity(16_384), ..WorkerResult::default() };
+    while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max_requests {
+        let page = rng.between(kind.first_page, kind.last_page);
+        let url = kind.url(&base, page);
+        let started = Instant::now();
+        let outcome = match http
+            .get(&url)
+            .header(reqwest::header::AUTHORIZATION, &*auth)
+            .send()
+            .await
+        {
+            Ok(resp) => {
+                let status = resp.status();
+                match resp.bytes().await {
+                    Ok(_) if status.is_success() => Ok(()),
+                    Ok(body) => Err(format!("{status}: {}", String::from_utf8_lossy(&body))),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(()) => {
+                let us = started.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                out.latencies_us.push(us);
+            }
+            Err(e) => {
+                out.errors += 1;
+                if out.first_error.is_none() {
+                    out.first_error = Some(format!("GET {url}: {e}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+struct Measurement {
+    requests: u64,
+    errors: u64,
+    first_error: Option<String>,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    mean_ms: f64,
+    rps: f64,
+}
+
+async fn drive(clients: &[Client], kind: &Kind, seconds: f64, max_requests: u64, seed: u64) -> Result<Measurement> {
+    let kind = Arc::new(kind.clone());
+    let issued = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let mut handles = Vec::with_capacity(clients.len());
+    for (i, c) in clients.iter().enumerate() {
+        handles.push(tokio::spawn(worker(Job {
+            http: c.http.clone(),
+            base: Arc::from(c.base.as_str()),
+            auth: Arc::from(c.auth.as_str()),
+            kind: kind.clone(),
+            deadline,
+            issued: issued.clone(),
+            max_requests,
+            seed: seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
+        })));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    for h in handles {
+        let r = h.await?;
+        latencies.extend(r.latencies_us);
+        errors += r.errors;
+        if first_error.is_none() {
+            first_error = r.first_error;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+        f64::from(latencies[rank - 1]) / 1000.0
+    };
+    let mean_ms = if latencies.is_empty() {
+        f64::NAN
+    } else {
+        latencies.iter().map(|&v| f64::from(v)).sum::<f64>() / latencies.len() as f64 / 1000.0
+    };
+    Ok(Measurement {
+        requests: latencies.len() as u64,
+        errors,
+        first_error,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: pct(1.0),
+        mean_ms,
+        rps: latencies.len() as f64 / elapsed,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// One backend
+// ---------------------------------------------------------------------------------------
+
+struct Row {
+    backend: &'static str,
+    kind: Kind,
+    m: Measurement,
+}
+
+struct BackendReport {
+    seed: SeedReport,
+    rows: Vec<Row>,
+}
+
+fn backend_label(b: Backend) -> &'static str {
+    match b {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    }
+}
+
+async fn bench_backend(backend: Backend, url: String, s: &Settings) -> Result<BackendReport> {
+    let label = backend_label(backend);
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: url,
+        public_url: "http://127.0.0.1".into(),
+    };
+    let state = accord::prepare(config).await.with_context(|| format!("{label}: prepare"))?;
+    let result = bench_state(backend, &state, s).await;
+    state.db.close().await;
+    result
+}
+
+async fn bench_state(backend: Backend, state: &AppState, s: &Settings) -> Result<BackendReport> {
+    let label = backend_label(backend);
+    println!("[{label}] seeding {} customers and {} contacts ...", s.rows, s.contacts);
+    let seeded = seed(&state.db, s).await.with_context(|| format!("{label}: seeding"))?;
+    println!(
+        "[{label}] seeded in {:.1} s (customers {:.1} s, contacts {:.1} s, invoice contacts + {} {:.1} s)",
+        seeded.total.as_secs_f64(),
+        seeded.customers.as_secs_f64(),
+        seeded.contacts.as_secs_f64(),
+        if backend == Backend::Postgres { "VACUUM ANALYZE" } else if s.sqlite_analyze { "ANALYZE" } else { "no ANALYZE" },
+        seeded.finish.as_secs_f64(),
+    );
+
+    let employee = accord::cli::add_user(state, "bench@example.com", "Bench Runner", true, "bench-password-123")
+        .await
+        .map_err(|e| anyhow!("{label}: add_user: {e}"))?;
+    let token = accord::auth::create_api_token(&state.db, employee, "bench")
+        .await
+        .map_err(|e| anyhow!("{label}: create_api_token: {e}"))?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(accord::serve(state.clone(), listener, async move {
+        let _ = stop_rx.await;
+    }));
+
+    let result = measure_all(backend, state, s, &format!("http://{addr}"), &token).await;
+
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(Duration::from_secs(30), server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => eprintln!("[{label}] server error: {e}"),
+        Ok(Err(e)) => eprintln!("[{label}] server task failed: {e}"),
+        Err(_) => eprintln!("[{label}] server did not stop within 30 s"),
+    }
+    let (rows, kinds) = result?;
+    if s.explain {
+        explain(state, &kinds, &token).await.with_context(|| format!("{label}: explain"))?;
+    }
+    Ok(BackendReport { seed: seeded, rows })
+}
+
+async fn measure_all(
+    backend: Backend,
+    state: &AppState,
+    s: &Settings,
+    base: &str,
+    token: &str,
+) -> Result<(Vec<Row>, Vec<Kind>)> {
+    let label = backend_label(backend);
+    let auth = format!("Bearer {token}");
+    let mut clients = Vec::with_capacity(s.concurrency);
+    for _ in 0..s.concurrency {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(1)
+            .timeout(REQUEST_TIMEOUT)
+            .build()?;
+        clients.push(Client { http, base: base.to_owned(), auth: auth.clone() });
+    }
+    let probe = &clients[0];
+
+    let all = total_of(probe, None).await?;
+    let common = total_of(probe, Some(COMMON_TERM)).await?;
+    // A distinctive word of a live customer: matches a handful of rows.
+    let mut k = 12_345 % s.rows;
+    while customer_seed(k).archived {
+        k = (k + 1) % s.rows;
+    }
+    let rare = customer_seed(k).word;
+    let rare_total = total_of(probe, Some(&rare)).await?;
+    let live = db_count(&state.db).await?;
+    if all != live {
+        bail!("{label}: list total {all} differs from {live} live customers in the database");
+    }
+    let full_pages = |total: u64| (total / PER_PAGE).max(1);
+    let kinds = vec![
+        Kind {
+            label: "list, pages 1-10".into(),
+            search: None,
+            first_page: 1,
+            last_page: full_pages(all).min(10),
+            total: all,
+        },
+        Kind {
+            label: format!("list, random page 1-{}", full_pages(all)),
+            search: None,
+            first_page: 1,
+            last_page: full_pages(all),
+            total: all,
+        },
+        Kind {
+            label: format!("search \"{COMMON_TERM}\", page 1-{}", full_pages(common)),
+            search: Some(COMMON_TERM.into()),
+            first_page: 1,
+            last_page: full_pages(common),
+            total: common,
+        },
+        Kind {
+            label: format!("search \"{rare}\" (selective), page 1"),
+            search: Some(rare.clone()),
+            first_page: 1,
+            last_page: 1,
+            total: rare_total,
+        },
+    ];
+    if common < PER_PAGE {
+        bail!("{label}: search {COMMON_TERM:?} matches only {common} customers; seed more rows");
+    }
+    if !(1..=10).contains(&rare_total) {
+        println!("[{label}] note: selective search {rare:?} matches {rare_total} customers (aimed at 1-10)");
+    }
+
+    let mut rows = Vec::new();
+    for (i, kind) in kinds.iter().enumerate() {
+        // Real work: the first and the deepest page drawn are full 50-row pages (or, for
+        // the selective search, all matches), with status 200.
+        verify(probe, kind, kind.first_page).await.with_context(|| format!("{label}: {}", kind.label))?;
+        verify(probe, kind, kind.last_page).await.with_context(|| format!("{label}: {}", kind.label))?;
+        if s.warmup > 0.0 {
+            drive(&clients, kind, s.warmup, s.max_requests, 7 + i as u64).await?;
+        }
+        let m = drive(&clients, kind, s.seconds, s.max_requests, 1000 + i as u64).await?;
+        println!(
+            "[{label}] {:<40} {:>8} req  p50 {:>7.2} ms  p99 {:>7.2} ms  {:>8.0} req/s{}",
+            kind.label,
+            m.requests,
+            m.p50_ms,
+            m.p99_ms,
+            m.rps,
+            if m.errors > 0 { format!("  ({} errors)", m.errors) } else { String::new() }
+        );
+        if let Some(e) = &m.first_error {
+            println!("[{label}]   first error: {e}");
+        }
+        rows.push(Row { backend: label, kind: kind.clone(), m });
+    }
+    Ok((rows, kinds))
+}
+
+async fn db_count(db: &Db) -> Result<u64> {
+    let n = db
+        .fetch_i64("SELECT COUNT(*) FROM customers WHERE archived_at IS NULL", vec![])
+        .await?
+        .unwrap_or(0);
+    Ok(n as u64)
+}
+
+// ---------------------------------------------------------------------------------------
+// Diagnostics (ACCORD_BENCH_EXPLAIN=1)
+// ---------------------------------------------------------------------------------------
+
+#[derive(sqlx::FromRow)]
+struct SqlitePlan {
+    id: i64,
+    parent: i64,
+    detail: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct PgPlan {
+    #[sqlx(rename = "QUERY PLAN")]
+    plan: String,
+}
+
+/// The SQL `accord::kernel::resource::list` runs for the customer list.
+fn list_sql(search: bool) -> (String, String) {
+    let mut where_clause = "t.archived_at IS NULL".to_owned();
+    let mut n = 0;
+    if search {
+        where_clause.push_str(" AND ");
+        where_clause.push_str(Customers::SEARCH);
+        n = 1;
+    }
+    let count = format!("SELECT COUNT(*) FROM {} WHERE {where_clause}", Customers::FROM);
+    let page = format!(
+        "SELECT {} FROM {} WHERE {where_clause} ORDER BY t.name_lower ASC, t.id ASC LIMIT ${} OFFSET ${}",
+        Customers::SELECT,
+        Customers::FROM,
+        n + 1,
+        n + 2
+    );
+    (count, page)
+}
+
+async fn print_plan(db: &Db, sql: &str, args: Vec<Arg>) -> Result<()> {
+    match db.backend() {
+        Backend::Sqlite => {
+            let plan: Vec<SqlitePlan> = db.fetch_all(&format!("EXPLAIN QUERY PLAN {sql}"), args).await?;
+            let mut depth: Vec<(i64, usize)> = Vec::new();
+            for p in plan {
+                let level = depth.iter().find(|(id, _)| *id == p.parent).map_or(0, |(_, l)| l + 1);
+                depth.push((p.id, level));
+                println!("      {}{}", "  ".repeat(level), p.detail);
+            }
+        }
+        Backend::Postgres => {
+            let plan: Vec<PgPlan> = db.fetch_all(&format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"), args).await?;
+            for p in plan {
+                println!("      {}", p.plan);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn time_it<F, Fut>(runs: u32, mut f: F) -> Result<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    f().await?;
+    let started = Instant::now();
+    for _ in 0..runs {
+        f().await?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0 / f64::from(runs))
+}
+
+async fn explain(state: &AppState, kinds: &[Kind], token: &str) -> Result<()> {
+    let db = &state.db;
+    println!("\n[{}] query plans and single-statement timings (sequential, no HTTP)", backend_label(db.backend()));
+    let token_hash = accord::kernel::auth::hash_token(token);
+    // The token check every API request makes before the list runs.
+    let select_ms = time_it(50, || async {
+        db.fetch_i64(
+            "SELECT employee_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+            accord::args![token_hash.clone()],
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    let update_ms = time_it(50, || async {
+        db.execute(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2",
+            accord::args![accord::kernel::db::now(), token_hash.clone()],
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    println!("  token check: SELECT {select_ms:.3} ms, UPDATE last_used_at {update_ms:.3} ms");
+
+    for kind in kinds {
+        let search = kind.search.is_some();
+        let (count_sql, page_sql) = list_sql(search);
+        let base_args: Vec<Arg> = match &kind.search {
+            Some(term) => vec![Arg::Text(accord::kernel::db::like_contains(term))],
+            None => Vec::new(),
+        };
+        let deep = kind.last_page;
+        let page_args = |page: u64| {
+            let mut a = base_args.clone();
+            a.push(Arg::Int(PER_PAGE as i64));
+            a.push(Arg::Int(((page - 1) * PER_PAGE) as i64));
+            a
+        };
+        let count_ms = time_it(5, || async {
+            db.fetch_i64(&count_sql, base_args.clone()).await?;
+            Ok(())
+        })
+        .await?;
+        let first_ms = time_it(5, || async {
+            db.fetch_all::<CustomerRow>(&page_sql, page_args(1)).await?;
+            Ok(())
+        })
+        .await?;
+        let deep_ms = time_it(5, || async {
+            db.fetch_all::<CustomerRow>(&page_sql, page_args(deep)).await?;
+            Ok(())
+        })
+        .await?;
+        println!(
+            "\n  {}: COUNT {count_ms:.2} ms, page 1 {first_ms:.2} ms, page {deep} {deep_ms:.2} ms",
+            kind.label
+        );
+        println!("    COUNT plan:");
+        print_plan(db, &count_sql, base_args.clone()).await?;
+        println!("    page {deep} plan:");
+        print_plan(db, &page_sql, page_args(deep)).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Backends and the report
+// ---------------------------------------------------------------------------------------
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    match query {
+        Some(q) => format!("{}/{name}?{q}", &base[..host_end]),
+        None => format!("{}/{name}", &base[..host_end]),
+    }
+}
+
+async fn bench_sqlite(s: &Settings) -> Result<BackendReport> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    println!("[SQLite] database {url}");
+    bench_backend(Backend::Sqlite, url, s).await
+}
+
+async fn bench_postgres(s: &Settings) -> Result<BackendReport> {
+    let admin = Db::connect(&s.postgres_url)
+        .await
+        .with_context(|| format!("cannot connect to {}", s.postgres_url))?;
+    let nonce = splitmix64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()),
+    );
+    let name = format!("accord_bench_{:012x}", nonce & 0xFFFF_FFFF_FFFF);
+    admin.execute(&format!("CREATE DATABASE {name}"), vec![]).await?;
+    let url = with_database(&s.postgres_url, &name);
+    println!("[PostgreSQL] database {name} (created; dropped at the end)");
+    let result = bench_backend(Backend::Postgres, url, s).await;
+    let dropped = admin.execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), vec![]).await;
+    admin.close().await;
+    match dropped {
+        Ok(_) => println!("[PostgreSQL] dropped database {name}"),
+        Err(e) => eprintln!("[PostgreSQL] could not drop database {name}: {e}"),
+    }
+    result
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "ok" } else { "MISS" }
+}
+
+fn print_report(s: &Settings, reports: &[(Backend, Result<BackendReport>)]) {
+    println!();
+    println!(
+        "== Customer list over HTTP: {} customers / {} contacts, {PER_PAGE} rows per page, {} keep-alive connections, {} s per query after {} s warm-up ==",
+        s.rows, s.contacts, s.concurrency, s.seconds, s.warmup
+    );
+    println!("== Target: p99 < {TARGET_P99_MS} ms and > {TARGET_RPS} requests/s ==");
+    println!(
+        "{:<10} {:<40} {:>7} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>9}  {:<9} {:<9}",
+        "backend", "query", "matches", "requests", "errors", "mean ms", "p50 ms", "p99 ms", "max ms", "req/s", "p99<10ms", ">5000/s"
+    );
+    for (backend, report) in reports {
+        match report {
+            Ok(r) => {
+                for row in &r.rows {
+                    let m = &row.m;
+                    println!(
+                        "{:<10} {:<40} {:>7} {:>9} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.0}  {:<9} {:<9}",
+                        row.backend,
+                        row.kind.label,
+                        row.kind.total,
+                        m.requests,
+                        m.errors,
+                        m.mean_ms,
+                        m.p50_ms,
+                        m.p99_ms,
+                        m.max_ms,
+                        m.rps,
+                        verdict(m.errors == 0 && m.p99_ms < TARGET_P99_MS),
+                        verdict(m.errors == 0 && m.rps > TARGET_RPS),
+                    );
+                }
+            }
+            Err(e) => println!("{:<10} FAILED: {e:#}", backend_label(*backend)),
+        }
+    }
+    println!();
+    for (backend, report) in reports {
+        if let Ok(r) = report {
+            println!(
+                "Seeding {}: {:.1} s total (customers {:.1} s, contacts {:.1} s, finishing {:.1} s)",
+                backend_label(*backend),
+                r.seed.total.as_secs_f64(),
+                r.seed.customers.as_secs_f64(),
+                r.seed.contacts.as_secs_f64(),
+                r.seed.finish.as_secs_f64(),
+            );
+        }
+    }
+}
+
+async fn run(s: Settings) -> Result<()> {
+    println!(
+        "customer_list bench: {} customers, {} contacts, {} connections, {} s + {} s warm-up per query, backends {:?}",
+        s.rows, s.contacts, s.concurrency, s.seconds, s.warmup, s.backends
+    );
+    let mut reports = Vec::new();
+    for &backend in &s.backends {
+        let report = match backend {
+            Backend::Sqlite => bench_sqlite(&s).await,
+            Backend::Postgres => bench_postgres(&s).await,
+        };
+        if let Err(e) = &report {
+            eprintln!("[{}] failed: {e:#}", backend_label(backend));
+        }
+        reports.push((backend, report));
+    }
+    print_report(&s, &reports);
+    if reports.iter().any(|(_, r)| r.is_err()) {
+        bail!("at least one backend failed");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let settings = Settings::from_env()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(settings))
+}
