@@ -90,7 +90,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.db.fetch_i64("SELECT 1", vec![]).await {
+    match state.db.fetch_i64("SELECT CAST(1 AS BIGINT)", vec![]).await {
         Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
@@ -119,7 +119,12 @@ fn error_for(request: &Request, err: AppError) -> Response {
 }
 
 async fn not_found(request: Request) -> Response {
-    error_for(&request, AppError::NotFound)
+    let err = if request.uri().path().starts_with("/api/") {
+        AppError::NoRoute(format!("There is no API endpoint {} {}.", request.method(), request.uri().path()))
+    } else {
+        AppError::NotFound
+    };
+    error_for(&request, err)
 }
 
 async fn method_not_allowed(request: Request) -> Response {

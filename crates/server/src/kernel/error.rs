@@ -11,6 +11,9 @@ use serde_json::json;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// No route matches the path (as opposed to an object that does not exist).
+    #[error("{0}")]
+    NoRoute(String),
     #[error("{0}")]
     Validation(FieldErrors),
     #[error("{0}")]
@@ -38,7 +41,7 @@ impl From<FieldErrors> for AppError {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::NoRoute(_) => StatusCode::NOT_FOUND,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
