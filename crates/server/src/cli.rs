@@ -90,25 +90,39 @@ pub enum TokenCommand {
 }
 
 /// Resolves the configuration: flags and environment, then the file, then defaults.
-fn resolve(global: &GlobalArgs, listen: Option<String>, public_url: Option<String>) -> anyhow::Result<Config> {
+fn resolve(
+    global: &GlobalArgs,
+    listen: Option<String>,
+    public_url: Option<String>,
+) -> anyhow::Result<Config> {
     let file = match &global.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let listen = listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen = listen
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let database_url = global
         .database_url
         .clone()
         .or(file.database_url)
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-    let public_url = public_url.or(file.public_url).unwrap_or_else(|| format!("http://{listen}"));
-    Ok(Config { listen, database_url, public_url })
+    let public_url = public_url
+        .or(file.public_url)
+        .unwrap_or_else(|| format!("http://{listen}"));
+    Ok(Config {
+        listen,
+        database_url,
+        public_url,
+    })
 }
 
 fn init_tracing(format: Option<&str>) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ACCORD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == Some("json") {
         builder.json().init();
     } else {
@@ -126,7 +140,10 @@ pub fn main() -> ExitCode {
         .and_then(|p| FileConfig::load(p).ok())
         .and_then(|f| f.log_format);
     init_tracing(cli.global.log_format.as_deref().or(file_format.as_deref()));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -144,7 +161,11 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, public_url, demo } => {
+        Command::Serve {
+            listen,
+            public_url,
+            demo,
+        } => {
             let config = resolve(&cli.global, listen, public_url)?;
             let state = crate::prepare(config.clone()).await?;
             if demo {
@@ -174,15 +195,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print_demo(&state, outcome);
             Ok(())
         }
-        Command::User { command: UserCommand::Add { email, name, admin } } => {
+        Command::User {
+            command: UserCommand::Add { email, name, admin },
+        } => {
             let config = resolve(&cli.global, None, None)?;
             let state = crate::prepare(config).await?;
             let password = read_password()?;
-            let id = add_user(&state, &email, &name, admin, &password).await.map_err(describe)?;
-            println!("Employee #{id} {email} added{}.", if admin { " as an administrator" } else { "" });
+            let id = add_user(&state, &email, &name, admin, &password)
+                .await
+                .map_err(describe)?;
+            println!(
+                "Employee #{id} {email} added{}.",
+                if admin { " as an administrator" } else { "" }
+            );
             Ok(())
         }
-        Command::Token { command: TokenCommand::Create { email, name } } => {
+        Command::Token {
+            command: TokenCommand::Create { email, name },
+        } => {
             let config = resolve(&cli.global, None, None)?;
             let state = crate::prepare(config).await?;
             let id = state
@@ -192,8 +222,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     crate::args![email.trim().to_lowercase()],
                 )
                 .await?
-                .ok_or_else(|| anyhow::anyhow!("there is no active employee with e-mail {email}"))?;
-            let token = crate::auth::create_api_token(&state.db, id, &name).await.map_err(describe)?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!("there is no active employee with e-mail {email}")
+                })?;
+            let token = crate::auth::create_api_token(&state.db, id, &name)
+                .await
+                .map_err(describe)?;
             println!("{token}");
             Ok(())
         }
@@ -222,17 +256,26 @@ fn read_password() -> anyhow::Result<String> {
     std::io::stdin().read_to_string(&mut input)?;
     let password = input.lines().next().unwrap_or("").to_owned();
     if password.is_empty() {
-        anyhow::bail!("give the password on standard input, e.g.: echo 'a long password' | accord user add ...");
+        anyhow::bail!(
+            "give the password on standard input, e.g.: echo 'a long password' | accord user add ..."
+        );
     }
     Ok(password)
 }
 
 /// Adds an employee through the same validation as the UI, then sets the password.
-pub async fn add_user(state: &AppState, email: &str, name: &str, admin: bool, password: &str) -> Result<i64, AppError> {
+pub async fn add_user(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    admin: bool,
+    password: &str,
+) -> Result<i64, AppError> {
     let hash = crate::kernel::auth::hash_password(password).await?;
     let input = serde_json::json!({"email": email, "name": name, "is_admin": admin});
     let input = input.as_object().cloned().unwrap_or_default();
-    let written = crate::kernel::resource::create::<crate::employees::Employees>(state, None, &input).await?;
+    let written =
+        crate::kernel::resource::create::<crate::employees::Employees>(state, None, &input).await?;
     state
         .db
         .execute(

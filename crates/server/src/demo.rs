@@ -33,20 +33,40 @@ async fn add<R: Resource>(state: &AppState, v: Value) -> Result<i64, AppError> {
 /// Loads the demo data unless its administrator already exists.
 pub async fn load(state: &AppState) -> Result<Outcome, AppError> {
     let db = &state.db;
-    if db.fetch_i64("SELECT id FROM employees WHERE email = $1", args![ADMIN_EMAIL]).await?.is_some() {
+    if db
+        .fetch_i64(
+            "SELECT id FROM employees WHERE email = $1",
+            args![ADMIN_EMAIL],
+        )
+        .await?
+        .is_some()
+    {
         return Ok(Outcome::AlreadyThere);
     }
     let uk = add::<LegalEntities>(state, json!({"name": "Accord Services Ltd", "currency": "GBP", "tax_rate": "20", "calculate_sale_price_using": "markup"})).await?;
     let de = add::<LegalEntities>(state, json!({"name": "Accord Services GmbH", "currency": "EUR", "tax_rate": "19", "calculate_sale_price_using": "gross_margin"})).await?;
 
-    let admin = crate::cli::add_user(state, ADMIN_EMAIL, "Ada Administrator", true, ADMIN_PASSWORD).await?;
+    let admin = crate::cli::add_user(
+        state,
+        ADMIN_EMAIL,
+        "Ada Administrator",
+        true,
+        ADMIN_PASSWORD,
+    )
+    .await?;
     for (email, name) in [
         ("ben@accord.example", "Ben Agent"),
         ("cara@accord.example", "Cara Consultant"),
         ("dan@accord.example", "Dan Developer"),
     ] {
         let id = crate::cli::add_user(state, email, name, false, "accord-demo-employee").await?;
-        update::<crate::employees::Employees>(state, None, id, &obj(json!({"line_manager_id": admin}))).await?;
+        update::<crate::employees::Employees>(
+            state,
+            None,
+            id,
+            &obj(json!({"line_manager_id": admin})),
+        )
+        .await?;
     }
 
     let customers = [
@@ -70,30 +90,53 @@ pub async fn load(state: &AppState) -> Result<Outcome, AppError> {
                 ("Bill Lumbergh", "bill@initech.example", "+1 555 0111"),
                 ("Peter Gibbons", "peter@initech.example", "+1 555 0112"),
             ],
-            "Umbrella Logistics" => vec![("Alice Abernathy", "alice@umbrella.example", "+49 30 901820")],
+            "Umbrella Logistics" => {
+                vec![("Alice Abernathy", "alice@umbrella.example", "+49 30 901820")]
+            }
             _ => vec![],
         }
     };
     for (name, domains, entity) in customers {
-        let customer = add::<Customers>(state, json!({"name": name, "email_domains": domains, "legal_entity_id": entity})).await?;
+        let customer = add::<Customers>(
+            state,
+            json!({"name": name, "email_domains": domains, "legal_entity_id": entity}),
+        )
+        .await?;
         let mut first = None;
         for (contact, email, phone) in contacts_of(name) {
-            let id = add::<Contacts>(state, json!({"customer_id": customer, "name": contact, "email": email, "phone": phone})).await?;
+            let id = add::<Contacts>(
+                state,
+                json!({"customer_id": customer, "name": contact, "email": email, "phone": phone}),
+            )
+            .await?;
             first.get_or_insert(id);
         }
         if let Some(contact) = first {
-            update::<Customers>(state, None, customer, &obj(json!({"invoice_contact_id": contact}))).await?;
+            update::<Customers>(
+                state,
+                None,
+                customer,
+                &obj(json!({"invoice_contact_id": contact})),
+            )
+            .await?;
         }
     }
 
     // Jane may use the customer portal.
     let jane = db
-        .fetch_i64("SELECT id FROM contacts WHERE email = $1", args![PORTAL_EMAIL])
+        .fetch_i64(
+            "SELECT id FROM contacts WHERE email = $1",
+            args![PORTAL_EMAIL],
+        )
         .await?
         .ok_or_else(|| AppError::Internal("demo contact missing".into()))?;
     update::<Contacts>(state, None, jane, &obj(json!({"portal_access": true}))).await?;
     let hash = crate::kernel::auth::hash_password(PORTAL_PASSWORD).await?;
-    db.execute("UPDATE contacts SET password_hash = $1 WHERE id = $2", args![hash, jane]).await?;
+    db.execute(
+        "UPDATE contacts SET password_hash = $1 WHERE id = $2",
+        args![hash, jane],
+    )
+    .await?;
     db.execute(
         "UPDATE invitations SET used_at = $1 WHERE principal_kind = 'contact' AND principal_id = $2",
         args![crate::kernel::db::now(), jane],
@@ -101,14 +144,33 @@ pub async fn load(state: &AppState) -> Result<Outcome, AppError> {
     .await?;
 
     for (name, sku, cost, price) in [
-        ("Business laptop 14\"", Some("HW-LAP-14"), Some("820.00"), "1099.00"),
+        (
+            "Business laptop 14\"",
+            Some("HW-LAP-14"),
+            Some("820.00"),
+            "1099.00",
+        ),
         ("27\" monitor", Some("HW-MON-27"), Some("180.00"), "249.00"),
-        ("Managed endpoint (per month)", Some("MS-END-1M"), Some("6.50"), "15.00"),
-        ("Microsoft 365 Business Standard (per user/month)", Some("LIC-M365-BS"), Some("10.30"), "12.50"),
+        (
+            "Managed endpoint (per month)",
+            Some("MS-END-1M"),
+            Some("6.50"),
+            "15.00",
+        ),
+        (
+            "Microsoft 365 Business Standard (per user/month)",
+            Some("LIC-M365-BS"),
+            Some("10.30"),
+            "12.50",
+        ),
         ("Remote support hour", Some("SVC-REM-1H"), None, "95.00"),
         ("On-site visit", Some("SVC-ONS-1"), None, "180.00"),
     ] {
-        add::<Products>(state, json!({"name": name, "sku": sku, "unit_cost": cost, "unit_price": price})).await?;
+        add::<Products>(
+            state,
+            json!({"name": name, "sku": sku, "unit_cost": cost, "unit_price": price}),
+        )
+        .await?;
     }
     Ok(Outcome::Loaded)
 }

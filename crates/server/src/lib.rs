@@ -40,7 +40,10 @@ pub async fn prepare(config: config::Config) -> anyhow::Result<AppState> {
     let db = kernel::db::Db::connect(&config.database_url).await?;
     db.migrate().await?;
     settings::sync_catalogue(&db).await?;
-    Ok(AppState { db, config: Arc::new(config) })
+    Ok(AppState {
+        db,
+        config: Arc::new(config),
+    })
 }
 
 /// Web pages and API routes of one object type, plus its Activity and Audit Log API.
@@ -68,7 +71,10 @@ pub fn app(state: AppState) -> Router {
         .route("/static/app.css", get(stylesheet))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), kernel::auth::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            kernel::auth::middleware,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -84,17 +90,27 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+            HeaderValue::from_static(
+                "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            ),
         ))
         .with_state(state)
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.db.fetch_i64("SELECT CAST(1 AS BIGINT)", vec![]).await {
-        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "database unavailable"}))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "database unavailable"})),
+            )
+                .into_response()
         }
     }
 }
@@ -120,7 +136,11 @@ fn error_for(request: &Request, err: AppError) -> Response {
 
 async fn not_found(request: Request) -> Response {
     let err = if request.uri().path().starts_with("/api/") {
-        AppError::NoRoute(format!("There is no API endpoint {} {}.", request.method(), request.uri().path()))
+        AppError::NoRoute(format!(
+            "There is no API endpoint {} {}.",
+            request.method(),
+            request.uri().path()
+        ))
     } else {
         AppError::NotFound
     };
@@ -142,9 +162,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Every object type that has an Activity tab and an Audit Log, by URL segment.

@@ -15,12 +15,22 @@ fn field_schema(kind: FieldKind) -> Value {
         FieldKind::Text => json!({"type": "string", "maxLength": 200}),
         FieldKind::Email => json!({"type": "string", "format": "email", "maxLength": 254}),
         FieldKind::Phone => json!({"type": "string", "maxLength": 40}),
-        FieldKind::Money => json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,2})?$", "example": "12.50"}),
-        FieldKind::Percent => json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,2})?$", "example": "20.00"}),
-        FieldKind::Currency => json!({"type": "string", "pattern": "^[A-Za-z]{3}$", "example": "GBP"}),
-        FieldKind::DomainList => json!({"type": "array", "items": {"type": "string", "example": "acme.example"}, "maxItems": 20}),
+        FieldKind::Money => {
+            json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,2})?$", "example": "12.50"})
+        }
+        FieldKind::Percent => {
+            json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,2})?$", "example": "20.00"})
+        }
+        FieldKind::Currency => {
+            json!({"type": "string", "pattern": "^[A-Za-z]{3}$", "example": "GBP"})
+        }
+        FieldKind::DomainList => {
+            json!({"type": "array", "items": {"type": "string", "example": "acme.example"}, "maxItems": 20})
+        }
         FieldKind::Bool => json!({"type": "boolean"}),
-        FieldKind::Choice(options) => json!({"type": "string", "enum": options.iter().map(|(c, _)| *c).collect::<Vec<_>>()}),
+        FieldKind::Choice(options) => {
+            json!({"type": "string", "enum": options.iter().map(|(c, _)| *c).collect::<Vec<_>>()})
+        }
         FieldKind::Ref(_) => json!({"type": "integer", "format": "int64", "minimum": 1}),
     }
 }
@@ -33,7 +43,11 @@ fn input_schema<R: Resource>(for_create: bool) -> Value {
     let mut props = Map::new();
     let mut required = Vec::new();
     for f in R::FIELDS {
-        let mut s = if f.required { field_schema(f.kind) } else { nullable(field_schema(f.kind)) };
+        let mut s = if f.required {
+            field_schema(f.kind)
+        } else {
+            nullable(field_schema(f.kind))
+        };
         s["description"] = json!(f.label);
         props.insert(f.name.into(), s);
         if f.required && for_create {
@@ -45,14 +59,26 @@ fn input_schema<R: Resource>(for_create: bool) -> Value {
 
 fn object_schema<R: Resource>() -> Value {
     let mut schema = input_schema::<R>(true);
-    let props = schema["properties"].as_object_mut().map(std::mem::take).unwrap_or_default();
+    let props = schema["properties"]
+        .as_object_mut()
+        .map(std::mem::take)
+        .unwrap_or_default();
     let mut all = Map::new();
     all.insert("id".into(), json!({"type": "integer", "format": "int64"}));
     all.extend(props);
     all.insert("archived".into(), json!({"type": "boolean"}));
-    all.insert("created_at".into(), json!({"type": "string", "format": "date-time"}));
-    all.insert("updated_at".into(), json!({"type": "string", "format": "date-time"}));
-    all.insert("archived_at".into(), nullable(json!({"type": "string", "format": "date-time"})));
+    all.insert(
+        "created_at".into(),
+        json!({"type": "string", "format": "date-time"}),
+    );
+    all.insert(
+        "updated_at".into(),
+        json!({"type": "string", "format": "date-time"}),
+    );
+    all.insert(
+        "archived_at".into(),
+        nullable(json!({"type": "string", "format": "date-time"})),
+    );
     schema["properties"] = Value::Object(all);
     schema["additionalProperties"] = json!(true);
     schema["required"] = json!(["id"]);
@@ -138,7 +164,10 @@ fn resource_paths<R: Resource>(paths: &mut Map<String, Value>, schemas: &mut Map
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}Patch")}}}},
             "responses": responses("200", ok(object_ref.clone()))}
     }));
-    for (action, summary) in [("archive", "Archive (hide from lists; nothing is deleted)"), ("restore", "Restore an archived object")] {
+    for (action, summary) in [
+        ("archive", "Archive (hide from lists; nothing is deleted)"),
+        ("restore", "Restore an archived object"),
+    ] {
         paths.insert(format!("{base}/{{id}}/{action}"), json!({
             "post": {"tags": [tag], "summary": summary, "parameters": [id_param()], "responses": responses("200", ok(object_ref.clone()))}
         }));

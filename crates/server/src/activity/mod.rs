@@ -9,7 +9,7 @@ use crate::kernel::error::{ApiResult, AppError};
 use crate::kernel::resource::ObjectType;
 use crate::kernel::resource::api::{ApiId, ApiQuery};
 use crate::kernel::resource::exists;
-use crate::kernel::web::{AppState, JsonObject, int_param, show_time, api_time};
+use crate::kernel::web::{AppState, JsonObject, api_time, int_param, show_time};
 use accord_domain::FieldErrors;
 use accord_domain::input::Input;
 use axum::extract::State;
@@ -63,7 +63,11 @@ impl PostView {
 }
 
 /// An object's posts, newest first (at most 200).
-pub async fn list_posts(db: &Db, object_type: &str, object_id: i64) -> Result<Vec<PostView>, AppError> {
+pub async fn list_posts(
+    db: &Db,
+    object_type: &str,
+    object_id: i64,
+) -> Result<Vec<PostView>, AppError> {
     let rows = db
         .fetch_all::<PostRow>(
             "SELECT p.id, p.author_id, e.name AS author_name, p.body, p.created_at
@@ -131,7 +135,10 @@ pub async fn add_post(
     if body.is_empty() {
         errors.add("body", "Write something to post");
     } else if body.chars().count() > MAX_POST_CHARS {
-        errors.add("body", format!("must be at most {MAX_POST_CHARS} characters"));
+        errors.add(
+            "body",
+            format!("must be at most {MAX_POST_CHARS} characters"),
+        );
     }
     let mut tagged: Vec<i64> = tagged.to_vec();
     tagged.sort_unstable();
@@ -145,7 +152,10 @@ pub async fn add_post(
             )
             .await?;
         if found.is_none() {
-            errors.add("tagged_employee_ids", format!("There is no employee with id {id}"));
+            errors.add(
+                "tagged_employee_ids",
+                format!("There is no employee with id {id}"),
+            );
         }
     }
     if !errors.is_empty() {
@@ -174,12 +184,19 @@ pub async fn add_post(
 pub fn api_routes<T: ObjectType>() -> Router<AppState> {
     let base = format!("/api/v1/{}/{{id}}", T::PATH);
     Router::new()
-        .route(&format!("{base}/posts"), get(list_posts_api::<T>).post(create_post_api::<T>))
+        .route(
+            &format!("{base}/posts"),
+            get(list_posts_api::<T>).post(create_post_api::<T>),
+        )
         .route(&format!("{base}/audit-log"), get(audit_log_api::<T>))
 }
 
 async fn must_exist<T: ObjectType>(db: &Db, id: i64) -> Result<(), AppError> {
-    if exists::<T>(db, id).await? { Ok(()) } else { Err(AppError::NotFound) }
+    if exists::<T>(db, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
 }
 
 async fn list_posts_api<T: ObjectType>(
@@ -208,7 +225,9 @@ async fn create_post_api<T: ObjectType>(
             items.iter().filter_map(Value::as_i64).collect()
         }
         Some(_) => {
-            input.errors.add("tagged_employee_ids", "must be a list of employee ids");
+            input
+                .errors
+                .add("tagged_employee_ids", "must be a list of employee ids");
             Vec::new()
         }
     };
@@ -232,7 +251,10 @@ async fn audit_log_api<T: ObjectType>(
     must_exist::<T>(&state.db, id).await?;
     let page = int_param(&params, "page", 1, 1..=1_000_000)?;
     let per_page = int_param(&params, "per_page", 50, 1..=200)?;
-    let (entries, total) = audit::list(&state.db, T::PATH, id, per_page, (page - 1) * per_page).await?;
+    let (entries, total) =
+        audit::list(&state.db, T::PATH, id, per_page, (page - 1) * per_page).await?;
     let items: Vec<Value> = entries.iter().map(|e| e.to_json()).collect();
-    Ok(Json(json!({"items": items, "total": total, "page": page, "per_page": per_page})))
+    Ok(Json(
+        json!({"items": items, "total": total, "page": page, "per_page": per_page}),
+    ))
 }

@@ -23,10 +23,19 @@ pub async fn issue(tx: &mut Tx, config: &Config, kind: &str, id: i64) -> Result<
     tx.execute(
         "INSERT INTO invitations (principal_kind, principal_id, token_hash, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
-        args![kind, id, hash_token(&token), at, at + VALID_DAYS * 86_400_000_000],
+        args![
+            kind,
+            id,
+            hash_token(&token),
+            at,
+            at + VALID_DAYS * 86_400_000_000
+        ],
     )
     .await?;
-    Ok(format!("{}/invite/{token}", config.public_url.trim_end_matches('/')))
+    Ok(format!(
+        "{}/invite/{token}",
+        config.public_url.trim_end_matches('/')
+    ))
 }
 
 /// Ends a person's sessions and voids their open invitations (access withdrawn).
@@ -74,7 +83,11 @@ pub async fn find(db: &Db, token: &str) -> Result<Option<Invitee>, AppError> {
 /// Sets the password and uses up the invitation, all or nothing.
 pub async fn accept(db: &Db, invitee: &Invitee, password: &str) -> Result<(), AppError> {
     let hash = hash_password(password).await?;
-    let table = if invitee.principal_kind == EMPLOYEE { "employees" } else { "contacts" };
+    let table = if invitee.principal_kind == EMPLOYEE {
+        "employees"
+    } else {
+        "contacts"
+    };
     let mut tx = db.begin().await?;
     let used = tx
         .execute(
@@ -83,7 +96,9 @@ pub async fn accept(db: &Db, invitee: &Invitee, password: &str) -> Result<(), Ap
         )
         .await?;
     if used != 1 {
-        return Err(AppError::Conflict("This invitation link has already been used.".into()));
+        return Err(AppError::Conflict(
+            "This invitation link has already been used.".into(),
+        ));
     }
     tx.execute(
         &format!("UPDATE {table} SET password_hash = $1 WHERE id = $2"),

@@ -42,10 +42,19 @@ pub fn routes() -> Router<AppState> {
         .route("/profile/tokens/{id}/revoke", post(revoke_token_submit))
         .route("/profile/logout-everywhere", post(logout_everywhere))
         .route("/contacts/{id}/invitation", post(contact_invitation_submit))
-        .route("/employees/{id}/invitation", post(employee_invitation_submit))
+        .route(
+            "/employees/{id}/invitation",
+            post(employee_invitation_submit),
+        )
         .route("/api/v1/me", get(me_api))
-        .route("/api/v1/contacts/{id}/invitation", post(contact_invitation_api))
-        .route("/api/v1/employees/{id}/invitation", post(employee_invitation_api))
+        .route(
+            "/api/v1/contacts/{id}/invitation",
+            post(contact_invitation_api),
+        )
+        .route(
+            "/api/v1/employees/{id}/invitation",
+            post(employee_invitation_api),
+        )
 }
 
 #[derive(Template)]
@@ -57,14 +66,24 @@ struct LoginPage {
     notice: Option<String>,
 }
 
-fn login_response(status: StatusCode, csrf: String, set_cookie: bool, page_data: LoginPage) -> Response {
+fn login_response(
+    status: StatusCode,
+    csrf: String,
+    set_cookie: bool,
+    page_data: LoginPage,
+) -> Response {
     let mut response = (status, page(&page_data)).into_response();
     if set_cookie {
-        if let Ok(v) = format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict").parse() {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+        set_csrf_cookie(&mut response, &csrf);
     }
     response
+}
+
+/// Sets the pre-login CSRF cookie that anonymous forms (login, invitation) must echo.
+fn set_csrf_cookie(response: &mut Response, csrf: &str) {
+    if let Ok(v) = format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict").parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
 }
 
 fn home_of(principal: &Principal) -> &'static str {
@@ -84,7 +103,12 @@ async fn login_page(MaybeAuth(auth): MaybeAuth, headers: HeaderMap) -> Response 
         StatusCode::OK,
         csrf.clone(),
         existing.is_none(),
-        LoginPage { csrf, email: String::new(), error: None, notice: None },
+        LoginPage {
+            csrf,
+            email: String::new(),
+            error: None,
+            notice: None,
+        },
     )
 }
 
@@ -120,11 +144,19 @@ async fn login_submit(
             status,
             csrf.clone(),
             false,
-            LoginPage { csrf: csrf.clone(), email: email.clone(), error: Some(message), notice: None },
+            LoginPage {
+                csrf: csrf.clone(),
+                email: email.clone(),
+                error: Some(message),
+                notice: None,
+            },
         )
     };
     if email.is_empty() || password.is_empty() || email.len() > 254 || password.len() > 1024 {
-        return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, "Enter your e-mail address and password.".into()));
+        return Ok(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter your e-mail address and password.".into(),
+        ));
     }
     let by_email = recent_failures(&state.db, "email", &email).await?;
     let by_client = recent_failures(&state.db, "client_ip", &client_ip).await?;
@@ -145,7 +177,11 @@ async fn login_submit(
             args![email.clone()],
         )
         .await?;
-    let ok = verify_password(password, found.as_ref().and_then(|c| c.password_hash.clone())).await;
+    let ok = verify_password(
+        password,
+        found.as_ref().and_then(|c| c.password_hash.clone()),
+    )
+    .await;
     state
         .db
         .execute(
@@ -158,11 +194,18 @@ async fn login_submit(
         // Each failure makes the next answer slower, up to two seconds.
         let delay = (by_email + 1).min(8) * 250;
         tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
-        return Ok(refuse(StatusCode::UNAUTHORIZED, "That e-mail address and password do not match.".into()));
+        return Ok(refuse(
+            StatusCode::UNAUTHORIZED,
+            "That e-mail address and password do not match.".into(),
+        ));
     };
     let token = create_session(&state.db, &found.kind, found.id).await?;
     tracing::info!(%email, kind = %found.kind, "logged in");
-    let target = if found.kind == "contact" { "/portal" } else { "/" };
+    let target = if found.kind == "contact" {
+        "/portal"
+    } else {
+        "/"
+    };
     let mut response = Redirect::to(target).into_response();
     if let Ok(v) = session_cookie(&token, state.config.https()).parse() {
         response.headers_mut().append(header::SET_COOKIE, v);
@@ -171,8 +214,18 @@ async fn login_submit(
 }
 
 async fn logout(State(state): State<AppState>, MaybeAuth(auth): MaybeAuth) -> PageResult {
-    if let Some(Auth { via: Via::Session { token_hash, .. }, .. }) = auth {
-        state.db.execute("DELETE FROM sessions WHERE token_hash = $1", args![token_hash]).await?;
+    if let Some(Auth {
+        via: Via::Session { token_hash, .. },
+        ..
+    }) = auth
+    {
+        state
+            .db
+            .execute(
+                "DELETE FROM sessions WHERE token_hash = $1",
+                args![token_hash],
+            )
+            .await?;
     }
     let mut response = Redirect::to("/login").into_response();
     if let Ok(v) = session_cookie("", state.config.https()).parse() {
@@ -206,7 +259,11 @@ struct InvitePage {
     error: Option<String>,
 }
 
-async fn invite_page(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> PageResult {
+async fn invite_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> PageResult {
     let invitee = invitations::find(&state.db, &token).await?.ok_or_else(|| {
         AppError::BadRequest("This invitation link is not valid: it was used already, replaced by a newer one, or it expired. Ask for a new one.".into())
     })?;
@@ -220,9 +277,7 @@ async fn invite_page(State(state): State<AppState>, Path(token): Path<String>, h
         error: None,
     });
     if existing.is_none() {
-        if let Ok(v) = format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict").parse() {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+        set_csrf_cookie(&mut response, &csrf);
     }
     Ok(response)
 }
@@ -233,9 +288,9 @@ async fn invite_submit(
     headers: HeaderMap,
     form: FormPairs,
 ) -> PageResult {
-    let invitee = invitations::find(&state.db, &token)
-        .await?
-        .ok_or_else(|| AppError::BadRequest("This invitation link is no longer valid. Ask for a new one.".into()))?;
+    let invitee = invitations::find(&state.db, &token).await?.ok_or_else(|| {
+        AppError::BadRequest("This invitation link is no longer valid. Ask for a new one.".into())
+    })?;
     let password = form.get("password").unwrap_or("");
     let again = form.get("password_again").unwrap_or("");
     let error = if password != again {
@@ -243,7 +298,10 @@ async fn invite_submit(
     } else {
         match invitations::accept(&state.db, &invitee, password).await {
             Ok(()) => None,
-            Err(AppError::Validation(e)) => Some(format!("The password {}.", e.for_field("password").unwrap_or("is not acceptable"))),
+            Err(AppError::Validation(e)) => Some(format!(
+                "The password {}.",
+                e.for_field("password").unwrap_or("is not acceptable")
+            )),
             Err(e) => return Err(e.into()),
         }
     };
@@ -251,7 +309,13 @@ async fn invite_submit(
         let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or("").to_owned();
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            page(&InvitePage { name: invitee.name, email: invitee.email, action: format!("/invite/{token}"), csrf, error: Some(error) }),
+            page(&InvitePage {
+                name: invitee.name,
+                email: invitee.email,
+                action: format!("/invite/{token}"),
+                csrf,
+                error: Some(error),
+            }),
         )
             .into_response());
     }
@@ -331,7 +395,11 @@ pub async fn create_api_token(db: &Db, employee_id: i64, name: &str) -> Result<S
     Ok(token)
 }
 
-async fn create_token_submit(State(state): State<AppState>, staff: Staff, form: FormPairs) -> PageResult {
+async fn create_token_submit(
+    State(state): State<AppState>,
+    staff: Staff,
+    form: FormPairs,
+) -> PageResult {
     let token = create_api_token(&state.db, staff.user.id, form.get("name").unwrap_or("")).await?;
     set_flash(
         &state.db,
@@ -345,7 +413,11 @@ async fn create_token_submit(State(state): State<AppState>, staff: Staff, form: 
     Ok(Redirect::to("/profile").into_response())
 }
 
-async fn revoke_token_submit(State(state): State<AppState>, staff: Staff, PageId(id): PageId) -> PageResult {
+async fn revoke_token_submit(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+) -> PageResult {
     let changed = state
         .db
         .execute(
@@ -356,69 +428,125 @@ async fn revoke_token_submit(State(state): State<AppState>, staff: Staff, PageId
     if changed == 0 {
         return Err(AppError::NotFound.into());
     }
-    set_flash(&state.db, &staff.session_hash, Flash { message: "API token revoked.".into(), secret: None }).await?;
+    set_flash(
+        &state.db,
+        &staff.session_hash,
+        Flash {
+            message: "API token revoked.".into(),
+            secret: None,
+        },
+    )
+    .await?;
     Ok(Redirect::to("/profile").into_response())
 }
 
 /// Issues a fresh invitation link for an employee or a portal contact.
-async fn reinvite(state: &AppState, actor: &crate::kernel::auth::EmployeeUser, kind: &str, id: i64) -> Result<String, AppError> {
+async fn reinvite(
+    state: &AppState,
+    actor: &crate::kernel::auth::EmployeeUser,
+    kind: &str,
+    id: i64,
+) -> Result<String, AppError> {
     if kind == invitations::EMPLOYEE && !actor.is_admin {
-        return Err(AppError::Forbidden("Only administrators can invite employees.".into()));
+        return Err(AppError::Forbidden(
+            "Only administrators can invite employees.".into(),
+        ));
     }
     let (table, object_type) = if kind == invitations::EMPLOYEE {
         ("employees", Employees::PATH)
     } else {
         ("contacts", Contacts::PATH)
     };
-    let extra = if kind == invitations::CONTACT { " AND portal_access" } else { "" };
+    let extra = if kind == invitations::CONTACT {
+        " AND portal_access"
+    } else {
+        ""
+    };
     let mut tx = state.db.begin().await?;
     let found = tx
-        .fetch_i64(&format!("SELECT id FROM {table} WHERE id = $1 AND archived_at IS NULL{extra}"), args![id])
+        .fetch_i64(
+            &format!("SELECT id FROM {table} WHERE id = $1 AND archived_at IS NULL{extra}"),
+            args![id],
+        )
         .await?;
     if found.is_none() {
-        let exists = tx.fetch_i64(&format!("SELECT id FROM {table} WHERE id = $1"), args![id]).await?;
+        let exists = tx
+            .fetch_i64(&format!("SELECT id FROM {table} WHERE id = $1"), args![id])
+            .await?;
         return Err(match exists {
             None => AppError::NotFound,
-            Some(_) if kind == invitations::CONTACT => {
-                AppError::Conflict("Turn on portal access (and un-archive) before inviting this contact.".into())
-            }
+            Some(_) if kind == invitations::CONTACT => AppError::Conflict(
+                "Turn on portal access (and un-archive) before inviting this contact.".into(),
+            ),
             Some(_) => AppError::Conflict("Restore this employee before inviting them.".into()),
         });
     }
     let url = invitations::issue(&mut tx, &state.config, kind, id).await?;
-    audit::record(&mut tx, object_type, id, "invitation issued", serde_json::Map::new(), Some(actor)).await?;
+    audit::record(
+        &mut tx,
+        object_type,
+        id,
+        "invitation issued",
+        serde_json::Map::new(),
+        Some(actor),
+    )
+    .await?;
     tx.commit().await?;
     Ok(url)
 }
 
-async fn invitation_page(state: AppState, staff: Staff, kind: &str, path: &str, id: i64) -> PageResult {
+async fn invitation_page(
+    state: AppState,
+    staff: Staff,
+    kind: &str,
+    path: &str,
+    id: i64,
+) -> PageResult {
     let url = reinvite(&state, &staff.user, kind, id).await?;
     set_flash(
         &state.db,
         &staff.session_hash,
         Flash {
             message: "New invitation link made; older links no longer work.".into(),
-            secret: Some(format!("Invitation link (shown once; send it to them): {url}")),
+            secret: Some(format!(
+                "Invitation link (shown once; send it to them): {url}"
+            )),
         },
     )
     .await?;
     Ok(Redirect::to(&format!("/{path}/{id}")).into_response())
 }
 
-async fn contact_invitation_submit(State(state): State<AppState>, staff: Staff, PageId(id): PageId) -> PageResult {
+async fn contact_invitation_submit(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+) -> PageResult {
     invitation_page(state, staff, invitations::CONTACT, Contacts::PATH, id).await
 }
 
-async fn employee_invitation_submit(State(state): State<AppState>, staff: Staff, PageId(id): PageId) -> PageResult {
+async fn employee_invitation_submit(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+) -> PageResult {
     invitation_page(state, staff, invitations::EMPLOYEE, Employees::PATH, id).await
 }
 
-async fn contact_invitation_api(State(state): State<AppState>, staff: ApiStaff, ApiId(id): ApiId) -> ApiResult<Json<Value>> {
+async fn contact_invitation_api(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    ApiId(id): ApiId,
+) -> ApiResult<Json<Value>> {
     let url = reinvite(&state, &staff.user, invitations::CONTACT, id).await?;
     Ok(Json(json!({"invitation_url": url})))
 }
 
-async fn employee_invitation_api(State(state): State<AppState>, staff: ApiStaff, ApiId(id): ApiId) -> ApiResult<Json<Value>> {
+async fn employee_invitation_api(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    ApiId(id): ApiId,
+) -> ApiResult<Json<Value>> {
     let url = reinvite(&state, &staff.user, invitations::EMPLOYEE, id).await?;
     Ok(Json(json!({"invitation_url": url})))
 }

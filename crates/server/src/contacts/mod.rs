@@ -41,10 +41,12 @@ impl Resource for Contacts {
     const PLURAL: &'static str = "Contacts";
     const NAV: &'static str = "contacts";
     const FROM: &'static str = "contacts t JOIN customers c ON c.id = t.customer_id";
-    const SELECT: &'static str = "t.id, t.customer_id, c.name AS customer_name, t.name, t.email, t.phone,
+    const SELECT: &'static str =
+        "t.id, t.customer_id, c.name AS customer_name, t.name, t.email, t.phone,
         t.portal_access, (t.password_hash IS NOT NULL) AS has_password,
         t.created_at, t.updated_at, t.archived_at";
-    const SEARCH: &'static str = "(t.name_lower LIKE $1 ESCAPE '\\' OR t.email LIKE $1 ESCAPE '\\')";
+    const SEARCH: &'static str =
+        "(t.name_lower LIKE $1 ESCAPE '\\' OR t.email LIKE $1 ESCAPE '\\')";
     const DEFAULT_SORT: &'static str = "name";
     const FILTERS: &'static [(&'static str, &'static str)] = &[("customer_id", "t.customer_id")];
     const FIELDS: &'static [FieldSpec] = &[
@@ -60,9 +62,27 @@ impl Resource for Contacts {
             required: true,
             help: "",
         },
-        FieldSpec { name: "name", label: "Name", kind: FieldKind::Text, required: true, help: "" },
-        FieldSpec { name: "email", label: "E-mail", kind: FieldKind::Email, required: false, help: "" },
-        FieldSpec { name: "phone", label: "Phone", kind: FieldKind::Phone, required: false, help: "" },
+        FieldSpec {
+            name: "name",
+            label: "Name",
+            kind: FieldKind::Text,
+            required: true,
+            help: "",
+        },
+        FieldSpec {
+            name: "email",
+            label: "E-mail",
+            kind: FieldKind::Email,
+            required: false,
+            help: "",
+        },
+        FieldSpec {
+            name: "phone",
+            label: "Phone",
+            kind: FieldKind::Phone,
+            required: false,
+            help: "",
+        },
         FieldSpec {
             name: "portal_access",
             label: "Portal access",
@@ -72,13 +92,34 @@ impl Resource for Contacts {
         },
     ];
     const COLUMNS: &'static [Column] = &[
-        Column { label: "Name", key: "name", sort: Some("t.name_lower") },
-        Column { label: "Customer", key: "customer_name", sort: Some("c.name_lower") },
-        Column { label: "E-mail", key: "email", sort: Some("t.email") },
-        Column { label: "Phone", key: "phone", sort: None },
-        Column { label: "Portal access", key: "portal_access", sort: None },
+        Column {
+            label: "Name",
+            key: "name",
+            sort: Some("t.name_lower"),
+        },
+        Column {
+            label: "Customer",
+            key: "customer_name",
+            sort: Some("c.name_lower"),
+        },
+        Column {
+            label: "E-mail",
+            key: "email",
+            sort: Some("t.email"),
+        },
+        Column {
+            label: "Phone",
+            key: "phone",
+            sort: None,
+        },
+        Column {
+            label: "Portal access",
+            key: "portal_access",
+            sort: None,
+        },
     ];
-    const ACTIONS: &'static [(&'static str, &'static str)] = &[("New invitation link", "invitation")];
+    const ACTIONS: &'static [(&'static str, &'static str)] =
+        &[("New invitation link", "invitation")];
 
     type Row = ContactRow;
     type Draft = ContactDraft;
@@ -93,7 +134,11 @@ impl Resource for Contacts {
         row.name.clone()
     }
     fn times(row: &ContactRow) -> Times {
-        Times { created_at: row.created_at, updated_at: row.updated_at, archived_at: row.archived_at }
+        Times {
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            archived_at: row.archived_at,
+        }
     }
     fn to_json(row: &ContactRow) -> Map<String, Value> {
         let json = json!({
@@ -110,7 +155,15 @@ impl Resource for Contacts {
 
     async fn check(tx: &mut Tx, id: Option<i64>, draft: &ContactDraft) -> Result<(), AppError> {
         let mut errors = FieldErrors::new();
-        check_ref(tx, &mut errors, "customer_id", "customers", Some(draft.customer_id), "customer").await?;
+        check_ref(
+            tx,
+            &mut errors,
+            "customer_id",
+            "customers",
+            Some(draft.customer_id),
+            "customer",
+        )
+        .await?;
         if let Some(id) = id {
             // Moving a contact away from the customer it is the invoice contact of would
             // leave that customer's invoices addressed to a stranger.
@@ -135,10 +188,16 @@ impl Resource for Contacts {
                 )
                 .await?;
             let employee = tx
-                .fetch_i64("SELECT id FROM employees WHERE email = $1", args![email.as_str()])
+                .fetch_i64(
+                    "SELECT id FROM employees WHERE email = $1",
+                    args![email.as_str()],
+                )
                 .await?;
             if taken.is_some() || employee.is_some() {
-                errors.add("email", "Another portal user or an employee already logs in with this e-mail");
+                errors.add(
+                    "email",
+                    "Another portal user or an employee already logs in with this e-mail",
+                );
             }
         }
         errors.into_result(())?;
@@ -189,10 +248,18 @@ impl Resource for Contacts {
         before: Option<&Map<String, Value>>,
         after: &Map<String, Value>,
     ) -> Result<Option<String>, AppError> {
-        let was = before.and_then(|b| b.get("portal_access")).and_then(Value::as_bool).unwrap_or(false);
-        let now = after.get("portal_access").and_then(Value::as_bool).unwrap_or(false);
+        let was = before
+            .and_then(|b| b.get("portal_access"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let now = after
+            .get("portal_access")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         match (was, now) {
-            (false, true) => Ok(Some(invitations::issue(tx, config, invitations::CONTACT, id).await?)),
+            (false, true) => Ok(Some(
+                invitations::issue(tx, config, invitations::CONTACT, id).await?,
+            )),
             (true, false) => {
                 // Access withdrawn: end their sessions and void any open invitation.
                 invitations::revoke_access(tx, invitations::CONTACT, id).await?;

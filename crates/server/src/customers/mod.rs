@@ -36,7 +36,13 @@ pub struct CustomerRow {
 }
 
 const FIELDS: &[FieldSpec] = &[
-    FieldSpec { name: "name", label: "Name", kind: FieldKind::Text, required: true, help: "" },
+    FieldSpec {
+        name: "name",
+        label: "Name",
+        kind: FieldKind::Text,
+        required: true,
+        help: "",
+    },
     FieldSpec {
         name: "email_domains",
         label: "E-mail domains",
@@ -71,11 +77,19 @@ const FIELDS: &[FieldSpec] = &[
 ];
 
 fn domains_of(draft: &CustomerDraft) -> Vec<String> {
-    draft.email_domains.iter().map(|d| d.as_str().to_owned()).collect()
+    draft
+        .email_domains
+        .iter()
+        .map(|d| d.as_str().to_owned())
+        .collect()
 }
 
 async fn write_domains(tx: &mut Tx, id: i64, draft: &CustomerDraft) -> Result<(), AppError> {
-    tx.execute("DELETE FROM customer_domains WHERE customer_id = $1", args![id]).await?;
+    tx.execute(
+        "DELETE FROM customer_domains WHERE customer_id = $1",
+        args![id],
+    )
+    .await?;
     for domain in domains_of(draft) {
         tx.execute(
             "INSERT INTO customer_domains (domain, customer_id) VALUES ($1, $2)",
@@ -101,11 +115,31 @@ impl Resource for Customers {
     const DEFAULT_SORT: &'static str = "name";
     const FIELDS: &'static [FieldSpec] = FIELDS;
     const COLUMNS: &'static [Column] = &[
-        Column { label: "Name", key: "name", sort: Some("t.name_lower") },
-        Column { label: "E-mail domains", key: "email_domains", sort: None },
-        Column { label: "Legal entity", key: "legal_entity_name", sort: None },
-        Column { label: "Invoice contact", key: "invoice_contact_name", sort: None },
-        Column { label: "Contacts", key: "contact_count", sort: None },
+        Column {
+            label: "Name",
+            key: "name",
+            sort: Some("t.name_lower"),
+        },
+        Column {
+            label: "E-mail domains",
+            key: "email_domains",
+            sort: None,
+        },
+        Column {
+            label: "Legal entity",
+            key: "legal_entity_name",
+            sort: None,
+        },
+        Column {
+            label: "Invoice contact",
+            key: "invoice_contact_name",
+            sort: None,
+        },
+        Column {
+            label: "Contacts",
+            key: "contact_count",
+            sort: None,
+        },
     ];
 
     type Row = CustomerRow;
@@ -121,7 +155,11 @@ impl Resource for Customers {
         row.name.clone()
     }
     fn times(row: &CustomerRow) -> Times {
-        Times { created_at: row.created_at, updated_at: row.updated_at, archived_at: row.archived_at }
+        Times {
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            archived_at: row.archived_at,
+        }
     }
     fn to_json(row: &CustomerRow) -> Map<String, Value> {
         let domains: Vec<&str> = row.email_domains.split_whitespace().collect();
@@ -139,7 +177,15 @@ impl Resource for Customers {
 
     async fn check(tx: &mut Tx, id: Option<i64>, draft: &CustomerDraft) -> Result<(), AppError> {
         let mut errors = FieldErrors::new();
-        check_ref(tx, &mut errors, "legal_entity_id", "legal_entities", draft.legal_entity_id, "legal entity").await?;
+        check_ref(
+            tx,
+            &mut errors,
+            "legal_entity_id",
+            "legal_entities",
+            draft.legal_entity_id,
+            "legal entity",
+        )
+        .await?;
         if let Some(contact_id) = draft.invoice_contact_id {
             let owner = tx
                 .fetch_i64(
@@ -148,7 +194,10 @@ impl Resource for Customers {
                 )
                 .await?;
             if owner.is_none() || owner != id {
-                errors.add("invoice_contact_id", "must be one of this customer's contacts");
+                errors.add(
+                    "invoice_contact_id",
+                    "must be one of this customer's contacts",
+                );
             }
         }
         for domain in domains_of(draft) {
@@ -165,7 +214,10 @@ impl Resource for Customers {
                 )
                 .await?;
             if let Some(owner) = owner.filter(|o| Some(o.id) != id) {
-                errors.add("email_domains", format!("{domain} already belongs to {}", owner.name));
+                errors.add(
+                    "email_domains",
+                    format!("{domain} already belongs to {}", owner.name),
+                );
             }
         }
         errors.into_result(())?;
@@ -243,7 +295,10 @@ impl Resource for Customers {
                     )
                 })
                 .collect(),
-            add_link: Some(("Add contact".into(), format!("/contacts/new?customer_id={id}"))),
+            add_link: Some((
+                "Add contact".into(),
+                format!("/contacts/new?customer_id={id}"),
+            )),
         }])
     }
 }

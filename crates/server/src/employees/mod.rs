@@ -44,11 +44,18 @@ impl Resource for Employees {
     const SELECT: &'static str = "t.id, t.name, t.email, t.is_admin, t.line_manager_id,
         m.name AS line_manager_name, (t.password_hash IS NOT NULL) AS has_password,
         t.created_at, t.updated_at, t.archived_at";
-    const SEARCH: &'static str = "(LOWER(t.name) LIKE $1 ESCAPE '\\' OR t.email LIKE $1 ESCAPE '\\')";
+    const SEARCH: &'static str =
+        "(LOWER(t.name) LIKE $1 ESCAPE '\\' OR t.email LIKE $1 ESCAPE '\\')";
     const DEFAULT_SORT: &'static str = "name";
     const ADMIN_WRITES: bool = true;
     const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec { name: "name", label: "Name", kind: FieldKind::Text, required: true, help: "" },
+        FieldSpec {
+            name: "name",
+            label: "Name",
+            kind: FieldKind::Text,
+            required: true,
+            help: "",
+        },
         FieldSpec {
             name: "email",
             label: "E-mail",
@@ -77,12 +84,29 @@ impl Resource for Employees {
         },
     ];
     const COLUMNS: &'static [Column] = &[
-        Column { label: "Name", key: "name", sort: Some("LOWER(t.name)") },
-        Column { label: "E-mail", key: "email", sort: Some("t.email") },
-        Column { label: "Administrator", key: "is_admin", sort: None },
-        Column { label: "Line manager", key: "line_manager_name", sort: None },
+        Column {
+            label: "Name",
+            key: "name",
+            sort: Some("LOWER(t.name)"),
+        },
+        Column {
+            label: "E-mail",
+            key: "email",
+            sort: Some("t.email"),
+        },
+        Column {
+            label: "Administrator",
+            key: "is_admin",
+            sort: None,
+        },
+        Column {
+            label: "Line manager",
+            key: "line_manager_name",
+            sort: None,
+        },
     ];
-    const ACTIONS: &'static [(&'static str, &'static str)] = &[("New invitation link", "invitation")];
+    const ACTIONS: &'static [(&'static str, &'static str)] =
+        &[("New invitation link", "invitation")];
 
     type Row = EmployeeRow;
     type Draft = EmployeeDraft;
@@ -97,7 +121,11 @@ impl Resource for Employees {
         row.name.clone()
     }
     fn times(row: &EmployeeRow) -> Times {
-        Times { created_at: row.created_at, updated_at: row.updated_at, archived_at: row.archived_at }
+        Times {
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            archived_at: row.archived_at,
+        }
     }
     fn to_json(row: &EmployeeRow) -> Map<String, Value> {
         let json = json!({
@@ -126,9 +154,20 @@ impl Resource for Employees {
             )
             .await?;
         if taken.is_some() || portal.is_some() {
-            errors.add("email", "Another employee or a portal user already logs in with this e-mail");
+            errors.add(
+                "email",
+                "Another employee or a portal user already logs in with this e-mail",
+            );
         }
-        check_ref(tx, &mut errors, "line_manager_id", "employees", d.line_manager_id, "employee").await?;
+        check_ref(
+            tx,
+            &mut errors,
+            "line_manager_id",
+            "employees",
+            d.line_manager_id,
+            "employee",
+        )
+        .await?;
         if let (Some(id), Some(manager)) = (id, d.line_manager_id) {
             #[derive(sqlx::FromRow)]
             struct Link {
@@ -142,7 +181,10 @@ impl Resource for Employees {
                 .map(|l| (l.id, l.line_manager_id))
                 .collect();
             if creates_management_loop(id, manager, |e| links.get(&e).copied().flatten()) {
-                errors.add("line_manager_id", "would make a loop: someone would manage their own manager");
+                errors.add(
+                    "line_manager_id",
+                    "would make a loop: someone would manage their own manager",
+                );
             }
         }
         if let (Some(id), false) = (id, d.is_admin) {
@@ -165,7 +207,13 @@ impl Resource for Employees {
         tx.fetch_i64(
             "INSERT INTO employees (name, email, is_admin, line_manager_id, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-            args![d.name.as_str(), d.email.as_str(), d.is_admin, d.line_manager_id, at],
+            args![
+                d.name.as_str(),
+                d.email.as_str(),
+                d.is_admin,
+                d.line_manager_id,
+                at
+            ],
         )
         .await?
         .ok_or_else(|| AppError::Internal("insert returned no id".into()))
@@ -189,7 +237,9 @@ impl Resource for Employees {
         _after: &Map<String, Value>,
     ) -> Result<Option<String>, AppError> {
         if before.is_none() {
-            return Ok(Some(invitations::issue(tx, config, invitations::EMPLOYEE, id).await?));
+            return Ok(Some(
+                invitations::issue(tx, config, invitations::EMPLOYEE, id).await?,
+            ));
         }
         Ok(None)
     }

@@ -4,10 +4,10 @@ use crate::args;
 use crate::contacts::Contacts;
 use crate::customers::Customers;
 use crate::employees::Employees;
+use crate::kernel::audit::show_value;
 use crate::kernel::auth::{MaybeAuth, Principal, Staff};
 use crate::kernel::error::PageResult;
 use crate::kernel::resource::{ListQuery, Resource, json_of, list};
-use crate::kernel::audit::show_value;
 use crate::kernel::web::{AppState, Shell, page, show_time};
 use crate::legal_entities::LegalEntities;
 use crate::products::Products;
@@ -70,7 +70,10 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> PageResul
     ] {
         let n = state
             .db
-            .fetch_i64(&format!("SELECT COUNT(*) FROM {table} WHERE archived_at IS NULL"), vec![])
+            .fetch_i64(
+                &format!("SELECT COUNT(*) FROM {table} WHERE archived_at IS NULL"),
+                vec![],
+            )
             .await?
             .unwrap_or(0);
         counts.push((label, path, n));
@@ -91,7 +94,11 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> PageResul
             when: show_time(r.at),
         })
         .collect();
-    Ok(page(&HomePage { shell: Shell::new(&state, &staff, "home").await?, counts, recent }))
+    Ok(page(&HomePage {
+        shell: Shell::new(&state, &staff, "home").await?,
+        counts,
+        recent,
+    }))
 }
 
 /// One group of search results.
@@ -110,7 +117,11 @@ struct SearchPage {
     groups: Vec<Hits>,
 }
 
-async fn hits<R: Resource>(state: &AppState, q: &str, detail_key: &str) -> Result<Hits, crate::kernel::error::AppError> {
+async fn hits<R: Resource>(
+    state: &AppState,
+    q: &str,
+    detail_key: &str,
+) -> Result<Hits, crate::kernel::error::AppError> {
     let mut params = HashMap::new();
     params.insert("search".to_owned(), q.to_owned());
     params.insert("per_page".to_owned(), "10".to_owned());
@@ -118,20 +129,35 @@ async fn hits<R: Resource>(state: &AppState, q: &str, detail_key: &str) -> Resul
     let (rows, total) = list::<R>(&state.db, &query).await?;
     Ok(Hits {
         title: R::PLURAL,
-        more_link: format!("/{}?{}", R::PATH, serde_urlencoded::to_string([("search", q)]).unwrap_or_default()),
+        more_link: format!(
+            "/{}?{}",
+            R::PATH,
+            serde_urlencoded::to_string([("search", q)]).unwrap_or_default()
+        ),
         total,
         items: rows
             .iter()
             .map(|r| {
                 let json = json_of::<R>(r);
-                (format!("/{}/{}", R::PATH, R::id(r)), R::title(r), show_value(json.get(detail_key).unwrap_or(&serde_json::Value::Null)))
+                (
+                    format!("/{}/{}", R::PATH, R::id(r)),
+                    R::title(r),
+                    show_value(json.get(detail_key).unwrap_or(&serde_json::Value::Null)),
+                )
             })
             .collect(),
     })
 }
 
-async fn search(State(state): State<AppState>, staff: Staff, Query(params): Query<HashMap<String, String>>) -> PageResult<Response> {
-    let q: String = params.get("q").map(|s| s.trim().chars().take(200).collect()).unwrap_or_default();
+async fn search(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(params): Query<HashMap<String, String>>,
+) -> PageResult<Response> {
+    let q: String = params
+        .get("q")
+        .map(|s| s.trim().chars().take(200).collect())
+        .unwrap_or_default();
     let mut groups = Vec::new();
     if !q.is_empty() {
         groups.push(hits::<Customers>(&state, &q, "email_domains").await?);
@@ -141,5 +167,9 @@ async fn search(State(state): State<AppState>, staff: Staff, Query(params): Quer
         groups.push(hits::<LegalEntities>(&state, &q, "currency").await?);
         groups.retain(|g| g.total > 0);
     }
-    Ok(page(&SearchPage { shell: Shell::new(&state, &staff, "home").await?, q, groups }))
+    Ok(page(&SearchPage {
+        shell: Shell::new(&state, &staff, "home").await?,
+        q,
+        groups,
+    }))
 }

@@ -86,10 +86,17 @@ impl AuditEntry {
             return Vec::new();
         };
         map.into_iter()
-            .map(|(field, change)| ChangeLine {
-                field: field.replace('_', " "),
-                from: show_value(change.get("from").unwrap_or(&Value::Null)),
-                to: show_value(change.get("to").unwrap_or(&Value::Null)),
+            .map(|(field, change)| {
+                // Reference fields carry the names of what they point at.
+                let shown = |key: &str| {
+                    let name = change.get(&format!("{key}_name")).filter(|v| !v.is_null());
+                    show_value(name.or_else(|| change.get(key)).unwrap_or(&Value::Null))
+                };
+                ChangeLine {
+                    field: field.trim_end_matches("_id").replace('_', " "),
+                    from: shown("from"),
+                    to: shown("to"),
+                }
             })
             .collect()
     }

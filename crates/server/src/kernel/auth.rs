@@ -8,8 +8,8 @@ use super::db::{Db, now};
 use super::error::AppError;
 use super::web::AppState;
 use crate::args;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, Method, header, request::Parts};
@@ -56,7 +56,10 @@ pub enum Principal {
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
 pub enum Via {
-    Session { token_hash: String, csrf_token: String },
+    Session {
+        token_hash: String,
+        csrf_token: String,
+    },
     Token,
 }
 
@@ -151,7 +154,11 @@ pub async fn create_session(db: &Db, kind: &str, principal_id: i64) -> Result<St
 
 /// The `Set-Cookie` value for a session token (empty token: delete the cookie).
 pub fn session_cookie(token: &str, secure: bool) -> String {
-    let max_age = if token.is_empty() { 0 } else { SESSION_DAYS * 86_400 };
+    let max_age = if token.is_empty() {
+        0
+    } else {
+        SESSION_DAYS * 86_400
+    };
     let secure = if secure { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
@@ -188,7 +195,9 @@ async fn resolve_session(db: &Db, token: &str) -> Result<Option<Auth>, AppError>
         return Ok(None);
     };
     let principal = match row.principal_kind.as_str() {
-        "employee" => load_employee(db, row.principal_id).await?.map(Principal::Employee),
+        "employee" => load_employee(db, row.principal_id)
+            .await?
+            .map(Principal::Employee),
         "contact" => db
             .fetch_optional::<ContactUser>(
                 "SELECT id, customer_id, name, email FROM contacts
@@ -279,7 +288,8 @@ async fn authenticate(state: &AppState, mut request: Request) -> Result<Request,
         if !(is_api && auth.is_none()) {
             let (request2, provided) = csrf_from_request(request).await?;
             request = request2;
-            let ok = matches!((&expected, &provided), (Some(e), Some(p)) if !e.is_empty() && e == p);
+            let ok =
+                matches!((&expected, &provided), (Some(e), Some(p)) if !e.is_empty() && e == p);
             if !ok {
                 tracing::warn!(path = %request.uri().path(), "CSRF check failed");
                 let err = AppError::Forbidden(
@@ -324,12 +334,20 @@ async fn csrf_from_request(request: Request) -> Result<(Request, Option<String>)
     })?;
     let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
         .ok()
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v));
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .find(|(k, _)| k == "_csrf")
+                .map(|(_, v)| v)
+        });
     Ok((Request::from_parts(parts, Body::from(bytes)), token))
 }
 
 fn auth_of(parts: &Parts) -> Option<&Auth> {
-    parts.extensions.get::<Option<Auth>>().and_then(Option::as_ref)
+    parts
+        .extensions
+        .get::<Option<Auth>>()
+        .and_then(Option::as_ref)
 }
 
 /// An employee using the web UI (session); others are sent to the login page.
@@ -346,7 +364,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Staff {
         match auth_of(parts) {
             Some(Auth {
                 principal: Principal::Employee(user),
-                via: Via::Session { token_hash, csrf_token },
+                via:
+                    Via::Session {
+                        token_hash,
+                        csrf_token,
+                    },
             }) => Ok(Staff {
                 user: user.clone(),
                 csrf: csrf_token.clone(),
@@ -439,7 +461,10 @@ mod tests {
     #[test]
     fn cookies_are_found_by_name() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; accord_session=xyz; b=2".parse().expect("header"));
+        h.insert(
+            header::COOKIE,
+            "a=1; accord_session=xyz; b=2".parse().expect("header"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
         assert_eq!(cookie(&h, "c"), None);
     }

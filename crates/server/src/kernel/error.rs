@@ -55,7 +55,9 @@ impl AppError {
     /// What a person is told. Internal details stay in the log.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::NotFound => "There is nothing here: it may have been moved, or the link is wrong.".into(),
+            AppError::NotFound => {
+                "There is nothing here: it may have been moved, or the link is wrong.".into()
+            }
             AppError::Validation(errors) => format!("Some fields need attention: {errors}"),
             AppError::Database(_) | AppError::Internal(_) => {
                 "Something went wrong on our side; nothing was changed. Please try again.".into()
@@ -108,10 +110,10 @@ fn problem_response(status: StatusCode, body: serde_json::Value, err: &AppError)
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
-    if let AppError::TooManyRequests { retry_after_secs } = err {
-        if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-            headers.insert(header::RETRY_AFTER, v);
-        }
+    if let AppError::TooManyRequests { retry_after_secs } = err
+        && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+    {
+        headers.insert(header::RETRY_AFTER, v);
     }
     if matches!(err, AppError::Unauthorized) {
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -76,7 +76,11 @@ pub struct Shell {
 }
 
 impl Shell {
-    pub async fn new(state: &AppState, staff: &Staff, active: &'static str) -> Result<Self, AppError> {
+    pub async fn new(
+        state: &AppState,
+        staff: &Staff,
+        active: &'static str,
+    ) -> Result<Self, AppError> {
         let flash = take_flash(&state.db, &staff.session_hash).await?;
         Ok(Shell {
             user_initials: initials(&staff.user.name),
@@ -145,7 +149,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|_| AppError::BadRequest("The request body could not be read (too large?).".into()))?;
+            .map_err(|_| {
+                AppError::BadRequest("The request body could not be read (too large?).".into())
+            })?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonObject(map)),
             Ok(_) => Err(AppError::BadRequest("The JSON body must be an object.".into()).into()),
@@ -221,7 +227,11 @@ pub fn int_param(
             Ok(v) if range.contains(&v) => Ok(v),
             _ => Err(AppError::Validation(accord_domain::FieldErrors::single(
                 name,
-                format!("must be a whole number from {} to {}", range.start(), range.end()),
+                format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
             ))),
         },
     }

@@ -38,13 +38,20 @@ impl Resource for LegalEntities {
     const PLURAL: &'static str = "Legal Entities";
     const NAV: &'static str = "legal-entities";
     const FROM: &'static str = "legal_entities t";
-    const SELECT: &'static str = "t.id, t.name, t.currency, t.tax_rate, t.calculate_sale_price_using,
+    const SELECT: &'static str =
+        "t.id, t.name, t.currency, t.tax_rate, t.calculate_sale_price_using,
         t.created_at, t.updated_at, t.archived_at";
     const SEARCH: &'static str = "LOWER(t.name) LIKE $1 ESCAPE '\\'";
     const DEFAULT_SORT: &'static str = "name";
     const ADMIN_WRITES: bool = true;
     const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec { name: "name", label: "Name", kind: FieldKind::Text, required: true, help: "" },
+        FieldSpec {
+            name: "name",
+            label: "Name",
+            kind: FieldKind::Text,
+            required: true,
+            help: "",
+        },
         FieldSpec {
             name: "currency",
             label: "Currency",
@@ -68,10 +75,26 @@ impl Resource for LegalEntities {
         },
     ];
     const COLUMNS: &'static [Column] = &[
-        Column { label: "Name", key: "name", sort: Some("LOWER(t.name)") },
-        Column { label: "Currency", key: "currency", sort: Some("t.currency") },
-        Column { label: "Tax rate (%)", key: "tax_rate", sort: Some("t.tax_rate") },
-        Column { label: "Calculate Sale Price Using", key: "calculate_sale_price_using", sort: None },
+        Column {
+            label: "Name",
+            key: "name",
+            sort: Some("LOWER(t.name)"),
+        },
+        Column {
+            label: "Currency",
+            key: "currency",
+            sort: Some("t.currency"),
+        },
+        Column {
+            label: "Tax rate (%)",
+            key: "tax_rate",
+            sort: Some("t.tax_rate"),
+        },
+        Column {
+            label: "Calculate Sale Price Using",
+            key: "calculate_sale_price_using",
+            sort: None,
+        },
     ];
 
     type Row = LegalEntityRow;
@@ -87,7 +110,11 @@ impl Resource for LegalEntities {
         row.name.clone()
     }
     fn times(row: &LegalEntityRow) -> Times {
-        Times { created_at: row.created_at, updated_at: row.updated_at, archived_at: row.archived_at }
+        Times {
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            archived_at: row.archived_at,
+        }
     }
     fn to_json(row: &LegalEntityRow) -> Map<String, Value> {
         let json = json!({

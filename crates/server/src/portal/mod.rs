@@ -74,12 +74,20 @@ async fn home(State(state): State<AppState>, user: PortalUser) -> PageResult {
         me: user.contact.name.clone(),
         csrf: user.csrf.clone(),
         customer: customer.name,
-        domains: customer.email_domains.split_whitespace().collect::<Vec<_>>().join(", "),
+        domains: customer
+            .email_domains
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(", "),
         contacts,
     }))
 }
 
-async fn contact(State(state): State<AppState>, user: PortalUser, PageId(id): PageId) -> PageResult {
+async fn contact(
+    State(state): State<AppState>,
+    user: PortalUser,
+    PageId(id): PageId,
+) -> PageResult {
     let customer = customer_of(&state, &user).await?;
     // Scoped by the caller's customer: another customer's id is simply not found.
     let contact = state

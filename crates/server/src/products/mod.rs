@@ -35,12 +35,26 @@ impl Resource for Products {
     const PLURAL: &'static str = "Products";
     const NAV: &'static str = "products";
     const FROM: &'static str = "products t";
-    const SELECT: &'static str = "t.id, t.name, t.sku, t.unit_cost, t.unit_price, t.created_at, t.updated_at, t.archived_at";
-    const SEARCH: &'static str = "(LOWER(t.name) LIKE $1 ESCAPE '\\' OR LOWER(t.sku) LIKE $1 ESCAPE '\\')";
+    const SELECT: &'static str =
+        "t.id, t.name, t.sku, t.unit_cost, t.unit_price, t.created_at, t.updated_at, t.archived_at";
+    const SEARCH: &'static str =
+        "(LOWER(t.name) LIKE $1 ESCAPE '\\' OR LOWER(t.sku) LIKE $1 ESCAPE '\\')";
     const DEFAULT_SORT: &'static str = "name";
     const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec { name: "name", label: "Name", kind: FieldKind::Text, required: true, help: "" },
-        FieldSpec { name: "sku", label: "SKU", kind: FieldKind::Text, required: false, help: "Stock-keeping unit; unique." },
+        FieldSpec {
+            name: "name",
+            label: "Name",
+            kind: FieldKind::Text,
+            required: true,
+            help: "",
+        },
+        FieldSpec {
+            name: "sku",
+            label: "SKU",
+            kind: FieldKind::Text,
+            required: false,
+            help: "Stock-keeping unit; unique.",
+        },
         FieldSpec {
             name: "unit_cost",
             label: "Unit cost",
@@ -48,13 +62,35 @@ impl Resource for Products {
             required: false,
             help: "What it costs you. With a cost, quotes can price it by markup or margin.",
         },
-        FieldSpec { name: "unit_price", label: "Unit price", kind: FieldKind::Money, required: true, help: "" },
+        FieldSpec {
+            name: "unit_price",
+            label: "Unit price",
+            kind: FieldKind::Money,
+            required: true,
+            help: "",
+        },
     ];
     const COLUMNS: &'static [Column] = &[
-        Column { label: "Name", key: "name", sort: Some("LOWER(t.name)") },
-        Column { label: "SKU", key: "sku", sort: Some("t.sku") },
-        Column { label: "Unit cost", key: "unit_cost", sort: Some("t.unit_cost") },
-        Column { label: "Unit price", key: "unit_price", sort: Some("t.unit_price") },
+        Column {
+            label: "Name",
+            key: "name",
+            sort: Some("LOWER(t.name)"),
+        },
+        Column {
+            label: "SKU",
+            key: "sku",
+            sort: Some("t.sku"),
+        },
+        Column {
+            label: "Unit cost",
+            key: "unit_cost",
+            sort: Some("t.unit_cost"),
+        },
+        Column {
+            label: "Unit price",
+            key: "unit_price",
+            sort: Some("t.unit_price"),
+        },
     ];
 
     type Row = ProductRow;
@@ -70,7 +106,11 @@ impl Resource for Products {
         row.name.clone()
     }
     fn times(row: &ProductRow) -> Times {
-        Times { created_at: row.created_at, updated_at: row.updated_at, archived_at: row.archived_at }
+        Times {
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            archived_at: row.archived_at,
+        }
     }
     fn to_json(row: &ProductRow) -> Map<String, Value> {
         let json = json!({
@@ -85,10 +125,15 @@ impl Resource for Products {
     async fn check(tx: &mut Tx, id: Option<i64>, d: &ProductDraft) -> Result<(), AppError> {
         if let Some(sku) = &d.sku {
             let taken = tx
-                .fetch_i64("SELECT id FROM products WHERE sku = $1 AND id <> $2", args![sku, id.unwrap_or(0)])
+                .fetch_i64(
+                    "SELECT id FROM products WHERE sku = $1 AND id <> $2",
+                    args![sku, id.unwrap_or(0)],
+                )
                 .await?;
             if taken.is_some() {
-                return Err(FieldErrors::single("sku", "Another product already has this SKU").into());
+                return Err(
+                    FieldErrors::single("sku", "Another product already has this SKU").into(),
+                );
             }
         }
         Ok(())
@@ -98,7 +143,13 @@ impl Resource for Products {
         tx.fetch_i64(
             "INSERT INTO products (name, sku, unit_cost, unit_price, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-            args![d.name.as_str(), d.sku.clone(), d.unit_cost.map(Money::minor_units), d.unit_price.minor_units(), at],
+            args![
+                d.name.as_str(),
+                d.sku.clone(),
+                d.unit_cost.map(Money::minor_units),
+                d.unit_price.minor_units(),
+                at
+            ],
         )
         .await?
         .ok_or_else(|| AppError::Internal("insert returned no id".into()))

@@ -9,7 +9,9 @@ use crate::kernel::db::{Db, now};
 use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::resource::ObjectType;
 use crate::kernel::resource::api::{ApiId, ApiQuery};
-use crate::kernel::web::{AppState, Flash, FormPairs, JsonObject, Shell, api_time, page, set_flash};
+use crate::kernel::web::{
+    AppState, Flash, FormPairs, JsonObject, Shell, api_time, page, set_flash,
+};
 use accord_domain::FieldErrors;
 use accord_domain::settings::{CATALOGUE, SettingDef, SettingKind, find};
 use askama::Template;
@@ -48,7 +50,9 @@ impl SettingRow {
     }
 
     fn to_json(&self) -> Value {
-        let Some(def) = self.def() else { return Value::Null };
+        let Some(def) = self.def() else {
+            return Value::Null;
+        };
         let mut out = json!({
             "id": self.id,
             "key": def.key,
@@ -61,7 +65,10 @@ impl SettingRow {
             "updated_at": api_time(self.updated_at),
         });
         if let SettingKind::Choice(options) = def.kind {
-            out["options"] = options.iter().map(|(code, label)| json!({"value": code, "label": label})).collect();
+            out["options"] = options
+                .iter()
+                .map(|(code, label)| json!({"value": code, "label": label}))
+                .collect();
         }
         out
     }
@@ -90,7 +97,9 @@ pub async fn value_of(db: &Db, key: &str) -> Result<String, AppError> {
             args![key],
         )
         .await?;
-    Ok(stored.and_then(|r| r.value).unwrap_or_else(|| def.default.to_owned()))
+    Ok(stored
+        .and_then(|r| r.value)
+        .unwrap_or_else(|| def.default.to_owned()))
 }
 
 /// *Company Name*, shown in the top bar.
@@ -100,7 +109,10 @@ pub async fn company_name(db: &Db) -> Result<String, AppError> {
 
 async fn all_rows(db: &Db) -> Result<Vec<SettingRow>, AppError> {
     let rows = db
-        .fetch_all::<SettingRow>("SELECT id, key, value, updated_at FROM settings ORDER BY id", vec![])
+        .fetch_all::<SettingRow>(
+            "SELECT id, key, value, updated_at FROM settings ORDER BY id",
+            vec![],
+        )
         .await?;
     // Catalogue order, known keys only.
     Ok(CATALOGUE
@@ -112,21 +124,34 @@ async fn all_rows(db: &Db) -> Result<Vec<SettingRow>, AppError> {
 async fn row_by_ref(db: &Db, id_or_key: &str) -> Result<SettingRow, AppError> {
     let row = match id_or_key.parse::<i64>() {
         Ok(id) => {
-            db.fetch_optional::<SettingRow>("SELECT id, key, value, updated_at FROM settings WHERE id = $1", args![id])
-                .await?
+            db.fetch_optional::<SettingRow>(
+                "SELECT id, key, value, updated_at FROM settings WHERE id = $1",
+                args![id],
+            )
+            .await?
         }
         Err(_) => {
-            db.fetch_optional::<SettingRow>("SELECT id, key, value, updated_at FROM settings WHERE key = $1", args![id_or_key])
-                .await?
+            db.fetch_optional::<SettingRow>(
+                "SELECT id, key, value, updated_at FROM settings WHERE key = $1",
+                args![id_or_key],
+            )
+            .await?
         }
     };
     row.filter(|r| r.def().is_some()).ok_or(AppError::NotFound)
 }
 
 /// Sets (`Some`) or resets (`None`) a setting, recording the change in its audit log.
-async fn write(db: &Db, actor: &EmployeeUser, row: &SettingRow, value: Option<String>) -> Result<SettingRow, AppError> {
+async fn write(
+    db: &Db,
+    actor: &EmployeeUser,
+    row: &SettingRow,
+    value: Option<String>,
+) -> Result<SettingRow, AppError> {
     if !actor.is_admin {
-        return Err(AppError::Forbidden("Only administrators can change system settings.".into()));
+        return Err(AppError::Forbidden(
+            "Only administrators can change system settings.".into(),
+        ));
     }
     let def = row.def().ok_or(AppError::NotFound)?;
     let before = row.effective(def);
@@ -139,19 +164,41 @@ async fn write(db: &Db, actor: &EmployeeUser, row: &SettingRow, value: Option<St
     let after = value.clone().unwrap_or_else(|| def.default.to_owned());
     if before != after || row.value.is_some() != value.is_some() {
         let mut changes = Map::new();
-        changes.insert(def.key.to_owned(), json!({"from": def.to_json(&before), "to": def.to_json(&after)}));
-        let action = if value.is_none() { "reset to default" } else { "updated" };
-        audit::record(&mut tx, Settings::PATH, row.id, action, changes, Some(actor)).await?;
+        changes.insert(
+            def.key.to_owned(),
+            json!({"from": def.to_json(&before), "to": def.to_json(&after)}),
+        );
+        let action = if value.is_none() {
+            "reset to default"
+        } else {
+            "updated"
+        };
+        audit::record(
+            &mut tx,
+            Settings::PATH,
+            row.id,
+            action,
+            changes,
+            Some(actor),
+        )
+        .await?;
     }
     let updated = tx
-        .fetch_optional::<SettingRow>("SELECT id, key, value, updated_at FROM settings WHERE id = $1", args![row.id])
+        .fetch_optional::<SettingRow>(
+            "SELECT id, key, value, updated_at FROM settings WHERE id = $1",
+            args![row.id],
+        )
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(updated)
 }
 
-fn parse_value(def: &SettingDef, body: &Map<String, Value>, allowed: &[&str]) -> Result<String, AppError> {
+fn parse_value(
+    def: &SettingDef,
+    body: &Map<String, Value>,
+    allowed: &[&str],
+) -> Result<String, AppError> {
     let mut errors = FieldErrors::new();
     for k in body.keys() {
         if !allowed.contains(&k.as_str()) {
@@ -183,39 +230,70 @@ pub fn routes() -> Router<AppState> {
         .route("/setup/defaults", get(defaults_page).post(defaults_submit))
 }
 
-async fn list_api(State(state): State<AppState>, _: ApiStaff, ApiQuery(params): ApiQuery) -> ApiResult<Json<Value>> {
-    let search = params.get("search").map(|s| s.to_lowercase()).unwrap_or_default();
+async fn list_api(
+    State(state): State<AppState>,
+    _: ApiStaff,
+    ApiQuery(params): ApiQuery,
+) -> ApiResult<Json<Value>> {
+    let search = params
+        .get("search")
+        .map(|s| s.to_lowercase())
+        .unwrap_or_default();
     let items: Vec<Value> = all_rows(&state.db)
         .await?
         .iter()
         .filter(|r| {
             search.is_empty()
                 || r.key.contains(&search)
-                || r.def().is_some_and(|d| d.label.to_lowercase().contains(&search))
+                || r.def()
+                    .is_some_and(|d| d.label.to_lowercase().contains(&search))
         })
         .map(SettingRow::to_json)
         .collect();
-    Ok(Json(json!({"total": items.len(), "items": items, "page": 1, "per_page": items.len().max(1)})))
+    Ok(Json(
+        json!({"total": items.len(), "items": items, "page": 1, "per_page": items.len().max(1)}),
+    ))
 }
 
-async fn get_api(State(state): State<AppState>, _: ApiStaff, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_api(
+    State(state): State<AppState>,
+    _: ApiStaff,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(row_by_ref(&state.db, &id).await?.to_json()))
 }
 
 /// `POST {key, value}` sets a setting that is still at its default; a setting already set
 /// is changed with PATCH (409 here, so two clients cannot silently overwrite each other).
-async fn create_api(State(state): State<AppState>, staff: ApiStaff, JsonObject(body): JsonObject) -> ApiResult<Response> {
+async fn create_api(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
     let key = match body.get("key") {
         Some(Value::String(k)) => k.clone(),
-        _ => return Err(FieldErrors::single("key", "must be the key of a setting, e.g. quick_create_invoice_by").into()),
+        _ => {
+            return Err(FieldErrors::single(
+                "key",
+                "must be the key of a setting, e.g. quick_create_invoice_by",
+            )
+            .into());
+        }
     };
     let row = row_by_ref(&state.db, &key).await.map_err(|_| {
-        AppError::Validation(FieldErrors::single("key", format!("there is no setting {key:?}")))
+        AppError::Validation(FieldErrors::single(
+            "key",
+            format!("there is no setting {key:?}"),
+        ))
     })?;
     let def = row.def().ok_or(AppError::NotFound)?;
     let value = parse_value(def, &body, &["key", "value"])?;
     if row.value.is_some() {
-        return Err(AppError::Conflict(format!("{key} is already set; change it with PATCH /api/v1/settings/{}", row.id)).into());
+        return Err(AppError::Conflict(format!(
+            "{key} is already set; change it with PATCH /api/v1/settings/{}",
+            row.id
+        ))
+        .into());
     }
     let updated = write(&state.db, &staff.user, &row, Some(value)).await?;
     Ok((
@@ -235,13 +313,23 @@ async fn update_api(
     let row = row_by_ref(&state.db, &id).await?;
     let def = row.def().ok_or(AppError::NotFound)?;
     let value = parse_value(def, &body, &["value"])?;
-    Ok(Json(write(&state.db, &staff.user, &row, Some(value)).await?.to_json()))
+    Ok(Json(
+        write(&state.db, &staff.user, &row, Some(value))
+            .await?
+            .to_json(),
+    ))
 }
 
 /// Archiving a setting's value puts it back to its default.
-async fn archive_api(State(state): State<AppState>, staff: ApiStaff, ApiId(id): ApiId) -> ApiResult<Json<Value>> {
+async fn archive_api(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    ApiId(id): ApiId,
+) -> ApiResult<Json<Value>> {
     let row = row_by_ref(&state.db, &id.to_string()).await?;
-    Ok(Json(write(&state.db, &staff.user, &row, None).await?.to_json()))
+    Ok(Json(
+        write(&state.db, &staff.user, &row, None).await?.to_json(),
+    ))
 }
 
 /// A setting on the Defaults page.
@@ -281,7 +369,10 @@ async fn render_defaults(
         .iter()
         .filter_map(|r| {
             let def = r.def()?;
-            let value = submitted.get(def.key).cloned().unwrap_or_else(|| r.effective(def));
+            let value = submitted
+                .get(def.key)
+                .cloned()
+                .unwrap_or_else(|| r.effective(def));
             let (input, options, min, max) = match def.kind {
                 SettingKind::Bool => ("checkbox", vec![], 0, 0),
                 SettingKind::Choice(o) => ("select", o.to_vec(), 0, 0),
@@ -315,7 +406,11 @@ async fn render_defaults(
     } else {
         Vec::new()
     };
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     Ok((
         status,
         page(&DefaultsPage {
@@ -334,13 +429,23 @@ async fn defaults_page(
     staff: Staff,
     Query(params): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let tab = if params.get("tab").map(String::as_str) == Some("audit") { "audit" } else { "details" };
+    let tab = if params.get("tab").map(String::as_str) == Some("audit") {
+        "audit"
+    } else {
+        "details"
+    };
     render_defaults(&state, &staff, &HashMap::new(), &FieldErrors::new(), tab).await
 }
 
-async fn defaults_submit(State(state): State<AppState>, staff: Staff, form: FormPairs) -> PageResult {
+async fn defaults_submit(
+    State(state): State<AppState>,
+    staff: Staff,
+    form: FormPairs,
+) -> PageResult {
     if !staff.user.is_admin {
-        return Err(AppError::Forbidden("Only administrators can change system settings.".into()).into());
+        return Err(
+            AppError::Forbidden("Only administrators can change system settings.".into()).into(),
+        );
     }
     // Validate everything first so that a bad value saves nothing.
     let mut errors = FieldErrors::new();
@@ -350,7 +455,9 @@ async fn defaults_submit(State(state): State<AppState>, staff: Staff, form: Form
         let raw = form.get(def.key).unwrap_or("").trim().to_owned();
         let json = match def.kind {
             SettingKind::Bool => Value::Bool(matches!(raw.as_str(), "on" | "true")),
-            SettingKind::Integer { .. } => raw.parse::<i64>().map_or(Value::String(raw.clone()), Value::from),
+            SettingKind::Integer { .. } => raw
+                .parse::<i64>()
+                .map_or(Value::String(raw.clone()), Value::from),
             _ => Value::String(raw.clone()),
         };
         submitted.insert(def.key.to_owned(), raw);
@@ -364,12 +471,20 @@ async fn defaults_submit(State(state): State<AppState>, staff: Staff, form: Form
     }
     let rows = all_rows(&state.db).await?;
     for (def, value) in parsed {
-        if let Some(row) = rows.iter().find(|r| r.key == def.key) {
-            if row.effective(def) != value {
-                write(&state.db, &staff.user, row, Some(value)).await?;
-            }
+        if let Some(row) = rows.iter().find(|r| r.key == def.key)
+            && row.effective(def) != value
+        {
+            write(&state.db, &staff.user, row, Some(value)).await?;
         }
     }
-    set_flash(&state.db, &staff.session_hash, Flash { message: "Defaults saved.".into(), secret: None }).await?;
+    set_flash(
+        &state.db,
+        &staff.session_hash,
+        Flash {
+            message: "Defaults saved.".into(),
+            secret: None,
+        },
+    )
+    .await?;
     Ok(Redirect::to("/setup/defaults").into_response())
 }

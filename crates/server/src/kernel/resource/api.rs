@@ -52,9 +52,18 @@ pub fn routes<R: Resource>() -> Router<AppState> {
     let base = format!("/api/v1/{}", R::PATH);
     Router::new()
         .route(&base, get(list_handler::<R>).post(create_handler::<R>))
-        .route(&format!("{base}/{{id}}"), get(get_handler::<R>).patch(update_handler::<R>))
-        .route(&format!("{base}/{{id}}/archive"), post(archive_handler::<R>))
-        .route(&format!("{base}/{{id}}/restore"), post(restore_handler::<R>))
+        .route(
+            &format!("{base}/{{id}}"),
+            get(get_handler::<R>).patch(update_handler::<R>),
+        )
+        .route(
+            &format!("{base}/{{id}}/archive"),
+            post(archive_handler::<R>),
+        )
+        .route(
+            &format!("{base}/{{id}}/restore"),
+            post(restore_handler::<R>),
+        )
 }
 
 async fn list_handler<R: Resource>(
@@ -64,7 +73,10 @@ async fn list_handler<R: Resource>(
 ) -> ApiResult<Json<Value>> {
     let q = ListQuery::parse::<R>(&params)?;
     let (rows, total) = list::<R>(&state.db, &q).await?;
-    let items: Vec<Value> = rows.iter().map(|r| Value::Object(json_of::<R>(r))).collect();
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| Value::Object(json_of::<R>(r)))
+        .collect();
     Ok(Json(json!({
         "items": items,
         "total": total,
@@ -119,7 +131,9 @@ async fn archive_handler<R: Resource>(
     staff: ApiStaff,
     ApiId(id): ApiId,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(Value::Object(set_archived::<R>(&state, &staff.user, id, true).await?)))
+    Ok(Json(Value::Object(
+        set_archived::<R>(&state, &staff.user, id, true).await?,
+    )))
 }
 
 async fn restore_handler<R: Resource>(
@@ -127,5 +141,7 @@ async fn restore_handler<R: Resource>(
     staff: ApiStaff,
     ApiId(id): ApiId,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(Value::Object(set_archived::<R>(&state, &staff.user, id, false).await?)))
+    Ok(Json(Value::Object(
+        set_archived::<R>(&state, &staff.user, id, false).await?,
+    )))
 }

@@ -170,8 +170,14 @@ pub fn json_of<R: Resource>(row: &R::Row) -> Map<String, Value> {
     map.insert("id".into(), Value::from(R::id(row)));
     map.extend(R::to_json(row));
     map.insert("archived".into(), Value::Bool(times.archived_at.is_some()));
-    map.insert("created_at".into(), Value::String(api_time(times.created_at)));
-    map.insert("updated_at".into(), Value::String(api_time(times.updated_at)));
+    map.insert(
+        "created_at".into(),
+        Value::String(api_time(times.created_at)),
+    );
+    map.insert(
+        "updated_at".into(),
+        Value::String(api_time(times.updated_at)),
+    );
     map.insert("archived_at".into(), api_time_opt(times.archived_at));
     map
 }
@@ -190,11 +196,15 @@ fn by_id_sql<R: Resource>() -> String {
 
 /// One object by id, archived or not.
 pub async fn fetch<R: Resource>(db: &Db, id: i64) -> Result<Option<R::Row>, AppError> {
-    Ok(db.fetch_optional(&by_id_sql::<R>(), crate::args![id]).await?)
+    Ok(db
+        .fetch_optional(&by_id_sql::<R>(), crate::args![id])
+        .await?)
 }
 
 async fn fetch_in<R: Resource>(tx: &mut Tx, id: i64) -> Result<Option<R::Row>, AppError> {
-    Ok(tx.fetch_optional(&by_id_sql::<R>(), crate::args![id]).await?)
+    Ok(tx
+        .fetch_optional(&by_id_sql::<R>(), crate::args![id])
+        .await?)
 }
 
 /// What a list asks for, parsed from the query string.
@@ -232,8 +242,18 @@ impl ListQuery {
             .find(|c| c.key == key && c.sort.is_some())
             .map(|c| c.key);
         if sort.is_none() {
-            let keys: Vec<&str> = R::COLUMNS.iter().filter(|c| c.sort.is_some()).map(|c| c.key).collect();
-            errors.add("sort", format!("must be one of: {} (prefix - for descending)", keys.join(", ")));
+            let keys: Vec<&str> = R::COLUMNS
+                .iter()
+                .filter(|c| c.sort.is_some())
+                .map(|c| c.key)
+                .collect();
+            errors.add(
+                "sort",
+                format!(
+                    "must be one of: {} (prefix - for descending)",
+                    keys.join(", ")
+                ),
+            );
         }
         let page = int_param(params, "page", 1, 1..=1_000_000);
         let per_page = int_param(params, "per_page", 50, 1..=Paging::MAX_PER_PAGE);
@@ -327,6 +347,22 @@ pub async fn list<R: Resource>(db: &Db, q: &ListQuery) -> Result<(Vec<R::Row>, i
     Ok((rows, total))
 }
 
+/// Adds the names of referenced objects to audit changes of reference fields, so the
+/// Audit Log reads "Jane Doe", not "3" (the ids stay for programs).
+fn with_names<R: Resource>(
+    mut changes: Map<String, Value>,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> Map<String, Value> {
+    for spec in R::FIELDS {
+        if let (FieldKind::Ref(r), Some(Value::Object(change))) = (spec.kind, changes.get_mut(spec.name)) {
+            change.insert("from_name".into(), before.get(r.name_key).cloned().unwrap_or(Value::Null));
+            change.insert("to_name".into(), after.get(r.name_key).cloned().unwrap_or(Value::Null));
+        }
+    }
+    changes
+}
+
 fn require_writer<R: Resource>(actor: &EmployeeUser) -> Result<(), AppError> {
     if R::ADMIN_WRITES && !actor.is_admin {
         return Err(AppError::Forbidden(format!(
@@ -367,13 +403,29 @@ pub async fn create<R: Resource>(
     let draft = R::parse(input)?;
     let mut tx = state.db.begin().await?;
     R::check(&mut tx, None, &draft).await?;
-    let id = R::insert(&mut tx, &draft, now()).await.map_err(conflict::<R>)?;
-    let row = fetch_in::<R>(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let id = R::insert(&mut tx, &draft, now())
+        .await
+        .map_err(conflict::<R>)?;
+    let row = fetch_in::<R>(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let json = json_of::<R>(&row);
-    audit::record(&mut tx, R::PATH, id, "created", accord_domain::audit::created(&writable::<R>(&json)), actor).await?;
+    audit::record(
+        &mut tx,
+        R::PATH,
+        id,
+        "created",
+        accord_domain::audit::created(&writable::<R>(&json)),
+        actor,
+    )
+    .await?;
     let invitation_url = R::after_write(&mut tx, &state.config, id, None, &json).await?;
     tx.commit().await?;
-    Ok(Written { id, json, invitation_url })
+    Ok(Written {
+        id,
+        json,
+        invitation_url,
+    })
 }
 
 /// Changes an object: `patch` is merged into its current fields and the whole is validated
@@ -388,7 +440,9 @@ pub async fn update<R: Resource>(
         require_writer::<R>(a)?;
     }
     let mut tx = state.db.begin().await?;
-    let before_row = fetch_in::<R>(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let before_row = fetch_in::<R>(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if R::times(&before_row).archived_at.is_some() {
         return Err(AppError::Conflict(format!(
             "This {} is archived; restore it before changing it.",
@@ -403,16 +457,28 @@ pub async fn update<R: Resource>(
     }
     let draft = R::parse(&input)?;
     R::check(&mut tx, Some(id), &draft).await?;
-    R::update(&mut tx, id, &draft, now()).await.map_err(conflict::<R>)?;
-    let after_row = fetch_in::<R>(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    R::update(&mut tx, id, &draft, now())
+        .await
+        .map_err(conflict::<R>)?;
+    let after_row = fetch_in::<R>(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let json = json_of::<R>(&after_row);
-    let changes = accord_domain::audit::changes(&writable::<R>(&before), &writable::<R>(&json));
+    let changes = with_names::<R>(
+        accord_domain::audit::changes(&writable::<R>(&before), &writable::<R>(&json)),
+        &before,
+        &json,
+    );
     if !changes.is_empty() {
         audit::record(&mut tx, R::PATH, id, "updated", changes, actor).await?;
     }
     let invitation_url = R::after_write(&mut tx, &state.config, id, Some(&before), &json).await?;
     tx.commit().await?;
-    Ok(Written { id, json, invitation_url })
+    Ok(Written {
+        id,
+        json,
+        invitation_url,
+    })
 }
 
 /// Archives (`archive = true`) or restores an object. Nothing is deleted.
@@ -424,18 +490,25 @@ pub async fn set_archived<R: Resource>(
 ) -> Result<Map<String, Value>, AppError> {
     require_writer::<R>(actor)?;
     let mut tx = state.db.begin().await?;
-    let row = fetch_in::<R>(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let row = fetch_in::<R>(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if R::times(&row).archived_at.is_some() != archive {
         let sql = if archive {
             format!("UPDATE {} SET archived_at = $1 WHERE id = $2", R::TABLE)
         } else {
-            format!("UPDATE {} SET archived_at = NULL, updated_at = $1 WHERE id = $2", R::TABLE)
+            format!(
+                "UPDATE {} SET archived_at = NULL, updated_at = $1 WHERE id = $2",
+                R::TABLE
+            )
         };
         tx.execute(&sql, crate::args![now(), id]).await?;
         let action = if archive { "archived" } else { "restored" };
         audit::record(&mut tx, R::PATH, id, action, Map::new(), Some(actor)).await?;
     }
-    let row = fetch_in::<R>(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let row = fetch_in::<R>(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(json_of::<R>(&row))
 }
@@ -443,7 +516,10 @@ pub async fn set_archived<R: Resource>(
 /// Does the object exist (archived or not)?
 pub async fn exists<T: ObjectType>(db: &Db, id: i64) -> Result<bool, AppError> {
     Ok(db
-        .fetch_i64(&format!("SELECT id FROM {} WHERE id = $1", T::TABLE), crate::args![id])
+        .fetch_i64(
+            &format!("SELECT id FROM {} WHERE id = $1", T::TABLE),
+            crate::args![id],
+        )
         .await?
         .is_some())
 }

@@ -1,7 +1,10 @@
 //! The web pages of every [`Resource`]: list (search, sort, page), new, view (Details,
 //! Activity and Audit Log tabs), edit, archive and restore.
 
-use super::{FieldKind, FieldSpec, ListQuery, Related, Resource, create, fetch, json_of, list, set_archived, update};
+use super::{
+    FieldKind, FieldSpec, ListQuery, Related, Resource, create, fetch, json_of, list, set_archived,
+    update,
+};
 use crate::activity::{self, PostView};
 use crate::kernel::audit::{self, AuditEntry, show_value};
 use crate::kernel::auth::Staff;
@@ -43,7 +46,10 @@ pub fn routes<R: Resource>() -> Router<AppState> {
         .route(&base, get(list_page::<R>).post(create_submit::<R>))
         .route(&format!("{base}/new"), get(new_page::<R>))
         .route(&format!("{base}/{{id}}"), get(detail_page::<R>))
-        .route(&format!("{base}/{{id}}/edit"), get(edit_page::<R>).post(edit_submit::<R>))
+        .route(
+            &format!("{base}/{{id}}/edit"),
+            get(edit_page::<R>).post(edit_submit::<R>),
+        )
         .route(&format!("{base}/{{id}}/archive"), post(archive_submit::<R>))
         .route(&format!("{base}/{{id}}/restore"), post(restore_submit::<R>))
         .route(&format!("{base}/{{id}}/posts"), post(post_submit::<R>))
@@ -93,7 +99,10 @@ fn query_link(base: &str, params: &[(&str, String)]) -> String {
     if kept.is_empty() {
         base.to_owned()
     } else {
-        format!("{base}?{}", serde_urlencoded::to_string(kept).unwrap_or_default())
+        format!(
+            "{base}?{}",
+            serde_urlencoded::to_string(kept).unwrap_or_default()
+        )
     }
 }
 
@@ -102,17 +111,48 @@ fn cell(json: &Map<String, Value>, key: &str) -> String {
     show_value(json.get(key).unwrap_or(&Value::Null))
 }
 
+/// A list cell: choice codes show their labels ("Gross margin", not "gross_margin").
+fn column_cell<R: Resource>(json: &Map<String, Value>, key: &str) -> String {
+    let choices = R::FIELDS.iter().find_map(|f| match f.kind {
+        FieldKind::Choice(c) if f.name == key => Some(c),
+        _ => None,
+    });
+    match (choices, json.get(key).and_then(Value::as_str)) {
+        (Some(choices), Some(code)) => choices
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or_else(|| code.to_owned(), |(_, label)| (*label).to_owned()),
+        _ => cell(json, key),
+    }
+}
+
 async fn list_page<R: Resource>(
     State(state): State<AppState>,
     staff: Staff,
     Query(params): Query<HashMap<String, String>>,
 ) -> PageResult {
+    let mut params = params;
+    if !params.contains_key("per_page") {
+        // The user did not choose: *Default Page Size* from Setup → Control → Defaults.
+        let size = crate::settings::value_of(&state.db, "default_page_size").await?;
+        params.insert("per_page".into(), size);
+    }
     let q = ListQuery::parse::<R>(&params)?;
     let (rows, total) = list::<R>(&state.db, &q).await?;
     let base = format!("/{}", R::PATH);
     let search = q.search.clone().unwrap_or_default();
-    let archived = if q.archived { "true".to_owned() } else { String::new() };
-    let sort_param = |key: &str, desc: bool| if desc { format!("-{key}") } else { key.to_owned() };
+    let archived = if q.archived {
+        "true".to_owned()
+    } else {
+        String::new()
+    };
+    let sort_param = |key: &str, desc: bool| {
+        if desc {
+            format!("-{key}")
+        } else {
+            key.to_owned()
+        }
+    };
     let current_sort = sort_param(q.sort, q.descending);
     let link_with = |page: i64, sort: &str| {
         query_link(
@@ -121,8 +161,18 @@ async fn list_page<R: Resource>(
                 ("search", search.clone()),
                 ("sort", sort.to_owned()),
                 ("archived", archived.clone()),
-                ("page", if page > 1 { page.to_string() } else { String::new() }),
-                ("per_page", params.get("per_page").cloned().unwrap_or_default()),
+                (
+                    "page",
+                    if page > 1 {
+                        page.to_string()
+                    } else {
+                        String::new()
+                    },
+                ),
+                (
+                    "per_page",
+                    params.get("per_page").cloned().unwrap_or_default(),
+                ),
             ],
         )
     };
@@ -135,7 +185,11 @@ async fn list_page<R: Resource>(
                 sort_link: c
                     .sort
                     .map(|_| link_with(1, &sort_param(c.key, is_current && !q.descending))),
-                sorted: is_current.then_some(if q.descending { "descending" } else { "ascending" }),
+                sorted: is_current.then_some(if q.descending {
+                    "descending"
+                } else {
+                    "ascending"
+                }),
             }
         })
         .collect();
@@ -145,7 +199,7 @@ async fn list_page<R: Resource>(
             let json = json_of::<R>(r);
             Row {
                 link: format!("{base}/{}", R::id(r)),
-                cells: R::COLUMNS.iter().map(|c| cell(&json, c.key)).collect(),
+                cells: R::COLUMNS.iter().map(|c| column_cell::<R>(&json, c.key)).collect(),
             }
         })
         .collect::<Vec<_>>();
@@ -235,7 +289,8 @@ async fn ref_options(
             .await?
         }
     };
-    let mut options: Vec<(String, String, bool)> = vec![(String::new(), "— None —".into(), current.is_none())];
+    let mut options: Vec<(String, String, bool)> =
+        vec![(String::new(), "— None —".into(), current.is_none())];
     let mut seen_current = current.is_none();
     for r in rows {
         let selected = Some(r.id) == current;
@@ -367,7 +422,11 @@ async fn render_form<R: Resource>(
             format!("/{}/{id}", R::PATH),
         ),
     };
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     Ok((
         status,
         page(&FormPage {
@@ -398,7 +457,14 @@ async fn new_page<R: Resource>(
             values.insert(spec.name.to_owned(), Value::from(id));
         }
     }
-    render_form::<R>(&state, &staff, None, &values, &accord_domain::FieldErrors::new()).await
+    render_form::<R>(
+        &state,
+        &staff,
+        None,
+        &values,
+        &accord_domain::FieldErrors::new(),
+    )
+    .await
 }
 
 /// Shows a write's validation errors on the form; other errors become error pages.
@@ -413,13 +479,15 @@ async fn after_write<R: Resource>(
     match result {
         Ok(written) => {
             let message = format!("{} {done}.", R::SINGULAR);
-            let secret = written.invitation_url.map(|url| {
-                format!("Invitation link (shown once; send it to them): {url}")
-            });
+            let secret = written
+                .invitation_url
+                .map(|url| format!("Invitation link (shown once; send it to them): {url}"));
             set_flash(&state.db, &staff.session_hash, Flash { message, secret }).await?;
             Ok(Redirect::to(&format!("/{}/{}", R::PATH, written.id)).into_response())
         }
-        Err(AppError::Validation(errors)) => render_form::<R>(state, staff, id, input, &errors).await,
+        Err(AppError::Validation(errors)) => {
+            render_form::<R>(state, staff, id, input, &errors).await
+        }
         Err(AppError::Conflict(message)) => {
             let mut errors = accord_domain::FieldErrors::new();
             errors.add("_form", message);
@@ -447,7 +515,14 @@ async fn edit_page<R: Resource>(
     forbid_unless_writer::<R>(&staff)?;
     let row = fetch::<R>(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let values = super::writable::<R>(&json_of::<R>(&row));
-    render_form::<R>(&state, &staff, Some(id), &values, &accord_domain::FieldErrors::new()).await
+    render_form::<R>(
+        &state,
+        &staff,
+        Some(id),
+        &values,
+        &accord_domain::FieldErrors::new(),
+    )
+    .await
 }
 
 async fn edit_submit<R: Resource>(
@@ -468,7 +543,15 @@ async fn archive_submit<R: Resource>(
 ) -> PageResult {
     set_archived::<R>(&state, &staff.user, id, true).await?;
     let message = format!("{} archived: it no longer shows in lists.", R::SINGULAR);
-    set_flash(&state.db, &staff.session_hash, Flash { message, secret: None }).await?;
+    set_flash(
+        &state.db,
+        &staff.session_hash,
+        Flash {
+            message,
+            secret: None,
+        },
+    )
+    .await?;
     Ok(Redirect::to(&format!("/{}/{id}", R::PATH)).into_response())
 }
 
@@ -479,7 +562,15 @@ async fn restore_submit<R: Resource>(
 ) -> PageResult {
     set_archived::<R>(&state, &staff.user, id, false).await?;
     let message = format!("{} restored.", R::SINGULAR);
-    set_flash(&state.db, &staff.session_hash, Flash { message, secret: None }).await?;
+    set_flash(
+        &state.db,
+        &staff.session_hash,
+        Flash {
+            message,
+            secret: None,
+        },
+    )
+    .await?;
     Ok(Redirect::to(&format!("/{}/{id}", R::PATH)).into_response())
 }
 
@@ -492,7 +583,11 @@ async fn post_submit<R: Resource>(
     if fetch::<R>(&state.db, id).await?.is_none() {
         return Err(AppError::NotFound.into());
     }
-    let tags: Vec<i64> = form.all("tagged_employee_ids").iter().filter_map(|v| v.parse().ok()).collect();
+    let tags: Vec<i64> = form
+        .all("tagged_employee_ids")
+        .iter()
+        .filter_map(|v| v.parse().ok())
+        .collect();
     let body = form.get("body").unwrap_or("");
     let tab = format!("/{}/{id}?tab=activity", R::PATH);
     match activity::add_post(&state.db, R::PATH, id, &staff.user, body, &tags).await {
@@ -501,7 +596,10 @@ async fn post_submit<R: Resource>(
             set_flash(
                 &state.db,
                 &staff.session_hash,
-                Flash { message: format!("The post was not added: {errors}"), secret: None },
+                Flash {
+                    message: format!("The post was not added: {errors}"),
+                    secret: None,
+                },
             )
             .await?;
             Ok(Redirect::to(&tab).into_response())
@@ -572,7 +670,11 @@ async fn detail_page<R: Resource>(
                         .map_or_else(|| show_value(value), |(_, l)| (*l).to_owned()),
                     link: None,
                 },
-                _ => ShownField { label: spec.label, value: show_value(value), link: None },
+                _ => ShownField {
+                    label: spec.label,
+                    value: show_value(value),
+                    link: None,
+                },
             }
         })
         .collect();
@@ -589,7 +691,11 @@ async fn detail_page<R: Resource>(
         }
         _ => (Vec::new(), Vec::new(), Vec::new(), 0),
     };
-    let related = if tab == "details" { R::related(&state.db, id).await? } else { Vec::new() };
+    let related = if tab == "details" {
+        R::related(&state.db, id).await?
+    } else {
+        Vec::new()
+    };
     let times = R::times(&row);
     let archived_at = times.archived_at;
     let base = format!("/{}", R::PATH);
@@ -611,7 +717,10 @@ async fn detail_page<R: Resource>(
         audit,
         audit_total,
         can_write: !R::ADMIN_WRITES || staff.user.is_admin,
-        actions: R::ACTIONS.iter().map(|(label, path)| (*label, format!("{base}/{id}/{path}"))).collect(),
+        actions: R::ACTIONS
+            .iter()
+            .map(|(label, path)| (*label, format!("{base}/{id}/{path}")))
+            .collect(),
         base,
     }))
 }
