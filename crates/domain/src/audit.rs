@@ -28,6 +28,9 @@ mod tests {
         let a = json!({"name": "Acme", "tax": "20.00"});
         let b = json!({"name": "Acme Ltd", "tax": "20.00"});
         let c = changes(a.as_object().expect("o"), b.as_object().expect("o"));
-        assert_eq!(Value::Object(c), json!({"name": {"from": "Acme", "to": "Acme Ltd"}}));
+        assert_eq!(
+            Value::Object(c),
+            json!({"name": {"from": "Acme", "to": "Acme Ltd"}})
+        );
     }
 }

@@ -68,6 +68,9 @@ mod tests {
     fn a_contact_belongs_to_a_customer() {
         let m = json!({"name": "Jane"});
         let errors = ContactDraft::parse(m.as_object().expect("object")).expect_err("invalid");
-        assert_eq!(errors.for_field("customer_id"), Some("Customer is required"));
+        assert_eq!(
+            errors.for_field("customer_id"),
+            Some("Customer is required")
+        );
     }
 }

@@ -19,8 +19,12 @@ pub struct CustomerDraft {
 }
 
 impl CustomerDraft {
-    pub const FIELDS: &'static [&'static str] =
-        &["name", "email_domains", "legal_entity_id", "invoice_contact_id"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "name",
+        "email_domains",
+        "legal_entity_id",
+        "invoice_contact_id",
+    ];
 
     pub fn parse(map: &Map<String, Value>) -> Result<Self, FieldErrors> {
         let mut input = Input::new(map, Self::FIELDS);
@@ -34,9 +38,10 @@ impl CustomerDraft {
             }
         }
         if email_domains.len() > MAX_EMAIL_DOMAINS {
-            input
-                .errors
-                .add("email_domains", format!("at most {MAX_EMAIL_DOMAINS} domains"));
+            input.errors.add(
+                "email_domains",
+                format!("at most {MAX_EMAIL_DOMAINS} domains"),
+            );
         }
         email_domains.sort();
         let legal_entity_id = input.id("legal_entity_id");

@@ -71,7 +71,7 @@ impl<'a> Input<'a> {
     pub fn id(&mut self, field: &str) -> Option<i64> {
         match self.get(field) {
             None => None,
-            Some(Value::Number(n)) => match n.as_i64() {
+            Some(Value::Number(n)) => match whole_number(n) {
                 Some(id) if id > 0 => Some(id),
                 _ => {
                     self.errors.add(field, "must be a positive whole number");
@@ -79,7 +79,8 @@ impl<'a> Input<'a> {
                 }
             },
             Some(_) => {
-                self.errors.add(field, "must be the numeric id of an existing object");
+                self.errors
+                    .add(field, "must be the numeric id of an existing object");
                 None
             }
         }
@@ -144,6 +145,27 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Largest id or whole number accepted from clients: the largest integer a JSON number
+/// (an IEEE double) holds exactly.
+pub const MAX_ID: i64 = 9_007_199_254_740_991;
+
+/// A JSON number that is a whole number (`3` or `3.0`, as JSON Schema counts integers),
+/// within the range JSON numbers hold exactly.
+pub fn whole_number(n: &serde_json::Number) -> Option<i64> {
+    const MAX_EXACT: i64 = MAX_ID;
+    let v = match n.as_i64() {
+        Some(i) => i,
+        None => {
+            let f = n.as_f64()?;
+            if f.fract() != 0.0 || f.abs() > MAX_EXACT as f64 {
+                return None;
+            }
+            f as i64
+        }
+    };
+    (v.abs() <= MAX_EXACT).then_some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +182,10 @@ mod tests {
         assert_eq!(input.text("name"), None);
         assert!(!input.boolean("is_admin", false));
         assert_eq!(input.errors.iter().count(), 3);
-        assert_eq!(input.errors.for_field("colour"), Some("is not a field of this object"));
+        assert_eq!(
+            input.errors.for_field("colour"),
+            Some("is not a field of this object")
+        );
     }
 
     #[test]
@@ -173,11 +198,14 @@ mod tests {
 
     #[test]
     fn ids_must_be_positive_numbers() {
-        let m = map(json!({"a": 3, "b": -1, "c": "3"}));
-        let mut input = Input::new(&m, &["a", "b", "c"]);
+        let m = map(json!({"a": 3, "b": -1, "c": "3", "d": 4.0, "e": 4.5, "f": 1e300}));
+        let mut input = Input::new(&m, &["a", "b", "c", "d", "e", "f"]);
         assert_eq!(input.id("a"), Some(3));
         assert_eq!(input.id("b"), None);
         assert_eq!(input.id("c"), None);
-        assert_eq!(input.errors.iter().count(), 2);
+        assert_eq!(input.id("d"), Some(4));
+        assert_eq!(input.id("e"), None);
+        assert_eq!(input.id("f"), None);
+        assert_eq!(input.errors.iter().count(), 4);
     }
 }

@@ -111,7 +111,10 @@ mod tests {
         let e = LegalEntityDraft::parse(m.as_object().expect("object")).expect("valid");
         assert_eq!(e.currency.as_str(), "GBP");
         assert_eq!(e.tax_rate, Percent(0));
-        assert_eq!(e.calculate_sale_price_using, CalculateSalePriceUsing::Markup);
+        assert_eq!(
+            e.calculate_sale_price_using,
+            CalculateSalePriceUsing::Markup
+        );
     }
 
     #[test]

@@ -87,12 +87,22 @@ fn parse_fixed(raw: &str, scale: u32) -> Option<i64> {
     {
         return None;
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let mut frac_value: i64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut frac_value: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     for _ in frac.len()..scale as usize {
         frac_value *= 10;
     }
-    let value = whole.checked_mul(10_i64.pow(scale))?.checked_add(frac_value)?;
+    let value = whole
+        .checked_mul(10_i64.pow(scale))?
+        .checked_add(frac_value)?;
     Some(if negative { -value } else { value })
 }
 
@@ -132,7 +142,15 @@ mod tests {
 
     #[test]
     fn money_refuses_what_it_cannot_hold_exactly() {
-        for bad in ["12.505", "abc", "", "1e3", "12.5.1", "--1", "9999999999999999"] {
+        for bad in [
+            "12.505",
+            "abc",
+            "",
+            "1e3",
+            "12.5.1",
+            "--1",
+            "9999999999999999",
+        ] {
             assert!(Money::parse(bad).is_err(), "{bad}");
         }
     }
@@ -140,7 +158,10 @@ mod tests {
     #[test]
     fn tax_rates_are_between_0_and_100_percent() {
         assert_eq!(Percent::parse_rate("20%"), Ok(Percent(2000)));
-        assert_eq!(Percent::parse_rate("17.5").map(|p| p.to_string()), Ok("17.50".into()));
+        assert_eq!(
+            Percent::parse_rate("17.5").map(|p| p.to_string()),
+            Ok("17.50".into())
+        );
         assert!(Percent::parse_rate("100.01").is_err());
         assert!(Percent::parse_rate("-1").is_err());
     }

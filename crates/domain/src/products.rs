@@ -69,7 +69,10 @@ mod tests {
     fn floats_and_negative_prices_are_refused() {
         let m = json!({"name": "Laptop", "unit_price": 12.5, "unit_cost": "-1"});
         let errors = ProductDraft::parse(m.as_object().expect("object")).expect_err("bad");
-        assert_eq!(errors.for_field("unit_price"), Some("must be a text string"));
+        assert_eq!(
+            errors.for_field("unit_price"),
+            Some("must be a text string")
+        );
         assert_eq!(errors.for_field("unit_cost"), Some("must not be negative"));
     }
 }

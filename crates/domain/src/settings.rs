@@ -12,8 +12,13 @@ pub enum SettingKind {
     Bool,
     /// One of a fixed list of (code, label).
     Choice(&'static [(&'static str, &'static str)]),
-    Text { max_chars: usize },
-    Integer { min: i64, max: i64 },
+    Text {
+        max_chars: usize,
+    },
+    Integer {
+        min: i64,
+        max: i64,
+    },
 }
 
 impl SettingKind {
@@ -110,10 +115,12 @@ impl SettingDef {
                 Ok(s.trim().to_owned())
             }
             (SettingKind::Text { .. }, _) => Err("must be a text string".into()),
-            (SettingKind::Integer { min, max }, Value::Number(n)) => match n.as_i64() {
-                Some(i) if (min..=max).contains(&i) => Ok(i.to_string()),
-                _ => Err(format!("must be a whole number from {min} to {max}")),
-            },
+            (SettingKind::Integer { min, max }, Value::Number(n)) => {
+                match crate::input::whole_number(n) {
+                    Some(i) if (min..=max).contains(&i) => Ok(i.to_string()),
+                    _ => Err(format!("must be a whole number from {min} to {max}")),
+                }
+            }
             (SettingKind::Integer { .. }, _) => Err("must be a whole number".into()),
         }
     }
@@ -152,7 +159,11 @@ mod tests {
     #[test]
     fn catalogue_keys_are_unique_and_defaults_valid() {
         for (i, def) in CATALOGUE.iter().enumerate() {
-            assert!(CATALOGUE[i + 1..].iter().all(|d| d.key != def.key), "{}", def.key);
+            assert!(
+                CATALOGUE[i + 1..].iter().all(|d| d.key != def.key),
+                "{}",
+                def.key
+            );
             let parsed = def.parse_value(&def.to_json(def.default));
             assert_eq!(parsed.as_deref(), Ok(def.default), "{}", def.key);
         }
@@ -161,7 +172,10 @@ mod tests {
     #[test]
     fn values_are_type_checked() {
         let by = find("quick_create_invoice_by").expect("exists");
-        assert_eq!(by.parse_value(&json!("per_sales_order")), Ok("per_sales_order".into()));
+        assert_eq!(
+            by.parse_value(&json!("per_sales_order")),
+            Ok("per_sales_order".into())
+        );
         assert!(by.parse_value(&json!("per_customer")).is_err());
         let size = find("default_page_size").expect("exists");
         assert!(size.parse_value(&json!(500)).is_err());

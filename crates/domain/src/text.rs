@@ -52,7 +52,9 @@ impl EmailAddress {
         };
         if local.is_empty()
             || local.len() > 64
-            || local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@')
+            || local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@')
         {
             return Err("must be an e-mail address like name@example.com".into());
         }
@@ -88,9 +90,7 @@ impl EmailDomain {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '-');
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-');
             if !ok {
                 return Err(bad());
             }
@@ -135,7 +135,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(Name::parse("  Acme Ltd ").map(|n| n.0), Ok("Acme Ltd".into()));
+        assert_eq!(
+            Name::parse("  Acme Ltd ").map(|n| n.0),
+            Ok("Acme Ltd".into())
+        );
         assert!(Name::parse("").is_err());
         assert!(Name::parse(&"x".repeat(201)).is_err());
         assert!(Name::parse("a\u{0}b").is_err());
@@ -146,15 +149,30 @@ mod tests {
         let e = EmailAddress::parse(" Jane@ACME.example ").expect("valid");
         assert_eq!(e.as_str(), "jane@acme.example");
         assert_eq!(e.domain(), "acme.example");
-        for bad in ["jane", "@acme.example", "jane@", "jane@acme", "ja ne@acme.example"] {
+        for bad in [
+            "jane",
+            "@acme.example",
+            "jane@",
+            "jane@acme",
+            "ja ne@acme.example",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn domains_accept_a_leading_at_and_refuse_junk() {
-        assert_eq!(EmailDomain::parse("@Acme.Example").map(|d| d.0), Ok("acme.example".into()));
-        for bad in ["acme", "acme..example", "-acme.example", "acme.example/x", ""] {
+        assert_eq!(
+            EmailDomain::parse("@Acme.Example").map(|d| d.0),
+            Ok("acme.example".into())
+        );
+        for bad in [
+            "acme",
+            "acme..example",
+            "-acme.example",
+            "acme.example/x",
+            "",
+        ] {
             assert!(EmailDomain::parse(bad).is_err(), "{bad}");
         }
     }

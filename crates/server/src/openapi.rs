@@ -7,6 +7,7 @@ use crate::employees::Employees;
 use crate::kernel::resource::{FieldKind, Resource};
 use crate::legal_entities::LegalEntities;
 use crate::products::Products;
+use accord_domain::input::MAX_ID;
 use axum::Json;
 use serde_json::{Map, Value, json};
 
@@ -31,30 +32,43 @@ fn field_schema(kind: FieldKind) -> Value {
         FieldKind::Choice(options) => {
             json!({"type": "string", "enum": options.iter().map(|(c, _)| *c).collect::<Vec<_>>()})
         }
-        FieldKind::Ref(_) => json!({"type": "integer", "format": "int64", "minimum": 1}),
+        FieldKind::Ref(_) => {
+            json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID})
+        }
     }
 }
 
+/// An optional field: also `null`, and for text kinds `""`, which both mean "not set".
 fn nullable(schema: Value) -> Value {
-    json!({"oneOf": [schema, {"type": "null"}]})
+    if schema["type"] == "string" {
+        json!({"oneOf": [schema, {"type": "string", "maxLength": 0}, {"type": "null"}]})
+    } else {
+        json!({"oneOf": [schema, {"type": "null"}]})
+    }
 }
 
 fn input_schema<R: Resource>(for_create: bool) -> Value {
     let mut props = Map::new();
     let mut required = Vec::new();
     for f in R::FIELDS {
-        let mut s = if f.required {
-            field_schema(f.kind)
-        } else {
-            nullable(field_schema(f.kind))
-        };
+        let mut s = field_schema(f.kind);
+        if f.required && matches!(f.kind, FieldKind::Text | FieldKind::Email) {
+            // Required text may not be blank.
+            s["minLength"] = json!(1);
+            s["pattern"] = json!("\\S");
+        }
+        let mut s = if f.required { s } else { nullable(s) };
         s["description"] = json!(f.label);
         props.insert(f.name.into(), s);
         if f.required && for_create {
             required.push(f.name);
         }
     }
-    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+    let mut schema = json!({"type": "object", "properties": props, "additionalProperties": false});
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    schema
 }
 
 fn object_schema<R: Resource>() -> Value {
@@ -94,17 +108,28 @@ fn ok(schema: Value) -> Value {
 }
 
 fn id_param() -> Value {
-    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}})
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}})
 }
 
-fn list_params() -> Value {
-    json!([
+fn list_params<R: Resource>() -> Value {
+    let sorts: Vec<String> = R::COLUMNS
+        .iter()
+        .filter(|c| c.sort.is_some())
+        .flat_map(|c| [c.key.to_owned(), format!("-{}", c.key)])
+        .collect();
+    let mut params = json!([
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": sorts}, "description": "A column key; prefix - for descending"},
         {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}},
         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
         {"name": "search", "in": "query", "schema": {"type": "string", "maxLength": 200}},
-        {"name": "sort", "in": "query", "schema": {"type": "string"}, "description": "A column key; prefix - for descending"},
         {"name": "archived", "in": "query", "schema": {"type": "boolean"}}
-    ])
+    ]);
+    if let Some(list) = params.as_array_mut() {
+        for (param, _) in R::FILTERS {
+            list.push(json!({"name": param, "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}));
+        }
+    }
+    params
 }
 
 fn errors() -> Map<String, Value> {
@@ -140,7 +165,16 @@ fn activity_paths(paths: &mut Map<String, Value>, segment: &str, tag: &str) {
 }
 
 fn resource_paths<R: Resource>(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
-    let name = R::SINGULAR.replace(' ', "");
+    // "Legal entity" → "LegalEntity"
+    let name: String = R::SINGULAR
+        .split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect();
     let tag = R::PLURAL;
     let object_ref = json!({"$ref": format!("#/components/schemas/{name}")});
     schemas.insert(name.clone(), object_schema::<R>());
@@ -151,7 +185,7 @@ fn resource_paths<R: Resource>(paths: &mut Map<String, Value>, schemas: &mut Map
         "items": {"type": "array", "items": object_ref}, "total": {"type": "integer"},
         "page": {"type": "integer"}, "per_page": {"type": "integer"}}});
     paths.insert(base.clone(), json!({
-        "get": {"tags": [tag], "summary": format!("List {}", R::PLURAL.to_lowercase()), "parameters": list_params(),
+        "get": {"tags": [tag], "summary": format!("List {}", R::PLURAL.to_lowercase()), "parameters": list_params::<R>(),
             "responses": responses("200", ok(page_schema))},
         "post": {"tags": [tag], "summary": format!("Create a {}", R::SINGULAR.to_lowercase()),
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}Input")}}}},
@@ -230,7 +264,8 @@ pub fn document() -> Value {
         "id": {"type": "integer"}, "action": {"type": "string"}, "changes": {"type": "object"}, "actor_id": {"type": ["integer", "null"]},
         "actor_name": {"type": ["string", "null"]}, "at": {"type": "string", "format": "date-time"}}}}}}));
     schemas.insert("PostInput".into(), json!({"type": "object", "required": ["body"], "additionalProperties": false, "properties": {
-        "body": {"type": "string", "minLength": 1, "maxLength": 20000}, "tagged_employee_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}}}}));
+        "body": {"type": "string", "minLength": 1, "maxLength": 20000, "pattern": "\\S"},
+        "tagged_employee_ids": {"oneOf": [{"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}, {"type": "null"}]}}}));
     schemas.insert("Post".into(), json!({"type": "object", "properties": {"id": {"type": "integer"}, "author_id": {"type": "integer"},
         "author_name": {"type": "string"}, "body": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
         "tagged_employee_ids": {"type": "array", "items": {"type": "integer"}}}}));

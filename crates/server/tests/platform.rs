@@ -30,44 +30,66 @@ const REQUIRED: &[(&str, &str)] = &[
     ("post", "/api/v1/{type}/{id}/posts"),
 ];
 
-both!(openapi_documents_every_route_and_every_documented_route_exists, |app: TestApp| async move {
-    let api = app.admin_api().await;
-    let (status, doc) = api.get("/api/openapi.json").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(doc["openapi"], "3.1.0");
-    let paths = doc["paths"].as_object().expect("paths");
-    for object_type in ["customers", "contacts", "employees", "legal-entities", "products", "settings"] {
-        for (method, template) in REQUIRED {
-            let path = template.replace("{type}", object_type);
-            assert!(
-                paths.get(&path).and_then(|p| p.get(*method)).is_some(),
-                "{method} {path} is not documented"
-            );
+both!(
+    openapi_documents_every_route_and_every_documented_route_exists,
+    |app: TestApp| async move {
+        let api = app.admin_api().await;
+        let (status, doc) = api.get("/api/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(doc["openapi"], "3.1.0");
+        let paths = doc["paths"].as_object().expect("paths");
+        for object_type in [
+            "customers",
+            "contacts",
+            "employees",
+            "legal-entities",
+            "products",
+            "settings",
+        ] {
+            for (method, template) in REQUIRED {
+                let path = template.replace("{type}", object_type);
+                assert!(
+                    paths.get(&path).and_then(|p| p.get(*method)).is_some(),
+                    "{method} {path} is not documented"
+                );
+            }
         }
-    }
-    // Every documented operation is served: no 404 for the route, no 405 for the method.
-    let customer = api.create("/api/v1/customers", json!({"name": "Probe"})).await;
-    let mut checked = 0;
-    for (path, ops) in paths {
-        let concrete = path.replace("{id}", &customer.to_string());
-        let concrete = if concrete.starts_with("/api/v1/settings/") {
-            concrete.replace(&format!("/settings/{customer}"), "/settings/1")
-        } else {
-            concrete
-        };
-        for method in ops.as_object().expect("ops").keys() {
-            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
-            let body = (m != reqwest::Method::GET).then(|| json!({}));
-            let (status, body) = api.send(m, &concrete, body).await;
-            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {concrete}: {body}");
-            let not_found_route = status == StatusCode::NOT_FOUND
-                && body["detail"].as_str().is_some_and(|d| d.starts_with("There is no API endpoint"));
-            assert!(!not_found_route, "{method} {concrete} is documented but not served: {body}");
-            checked += 1;
+        // Every documented operation is served: no 404 for the route, no 405 for the method.
+        let customer = api
+            .create("/api/v1/customers", json!({"name": "Probe"}))
+            .await;
+        let mut checked = 0;
+        for (path, ops) in paths {
+            let concrete = path.replace("{id}", &customer.to_string());
+            let concrete = if concrete.starts_with("/api/v1/settings/") {
+                concrete.replace(&format!("/settings/{customer}"), "/settings/1")
+            } else {
+                concrete
+            };
+            for method in ops.as_object().expect("ops").keys() {
+                let m =
+                    reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+                let body = (m != reqwest::Method::GET).then(|| json!({}));
+                let (status, body) = api.send(m, &concrete, body).await;
+                assert_ne!(
+                    status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {concrete}: {body}"
+                );
+                let not_found_route = status == StatusCode::NOT_FOUND
+                    && body["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.starts_with("There is no API endpoint"));
+                assert!(
+                    !not_found_route,
+                    "{method} {concrete} is documented but not served: {body}"
+                );
+                checked += 1;
+            }
         }
+        assert!(checked >= 50, "only {checked} operations");
     }
-    assert!(checked >= 50, "only {checked} operations");
-});
+);
 
 fn migration_names(dir: &str) -> Vec<String> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/");
@@ -87,7 +109,11 @@ struct ColumnRow {
 
 #[tokio::test]
 async fn migrations_are_kept_in_step_for_both_databases() {
-    assert_eq!(migration_names("sqlite"), migration_names("postgres"), "same migration files");
+    assert_eq!(
+        migration_names("sqlite"),
+        migration_names("postgres"),
+        "same migration files"
+    );
     let sqlite = TestApp::spawn(Backend::Sqlite).await;
     let postgres = TestApp::spawn(Backend::Postgres).await;
     let sqlite_columns: BTreeSet<(String, String)> = sqlite
@@ -117,12 +143,16 @@ async fn migrations_are_kept_in_step_for_both_databases() {
         .map(|r| (r.table_name, r.column_name))
         .collect();
     assert!(sqlite_columns.len() > 50);
-    assert_eq!(sqlite_columns, pg_columns, "the two schemas have the same tables and columns");
+    assert_eq!(
+        sqlite_columns, pg_columns,
+        "the two schemas have the same tables and columns"
+    );
 }
 
 fn accord(db: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_accord"));
-    cmd.env("ACCORD_DATABASE_URL", db).env_remove("ACCORD_LISTEN");
+    cmd.env("ACCORD_DATABASE_URL", db)
+        .env_remove("ACCORD_LISTEN");
     cmd
 }
 
@@ -141,45 +171,93 @@ fn the_command_line_adds_users_and_tokens_and_loads_demo_data_once() {
     assert!(status.success());
 
     let mut child = accord(&db)
-        .args(["user", "add", "--email", "Cli@Accord.test", "--name", "Cli User", "--admin"])
+        .args([
+            "user",
+            "add",
+            "--email",
+            "Cli@Accord.test",
+            "--name",
+            "Cli User",
+            "--admin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
-    child.stdin.take().expect("stdin").write_all(b"password from stdin\n").expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"password from stdin\n")
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
-    let out = accord(&db).args(["token", "create", "--email", "cli@accord.test"]).output().expect("token");
+    let out = accord(&db)
+        .args(["token", "create", "--email", "cli@accord.test"])
+        .output()
+        .expect("token");
     assert!(out.status.success());
     let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(token.starts_with("acc_") && !token.contains(' ') && !token.contains('\n'), "only the token: {token:?}");
+    assert!(
+        token.starts_with("acc_") && !token.contains(' ') && !token.contains('\n'),
+        "only the token: {token:?}"
+    );
 
-    let out = accord(&db).args(["token", "create", "--email", "nobody@accord.test"]).output().expect("token");
+    let out = accord(&db)
+        .args(["token", "create", "--email", "nobody@accord.test"])
+        .output()
+        .expect("token");
     assert!(!out.status.success(), "unknown employee");
 
     // A too-short password is refused with a message, and nothing is created.
     let mut child = accord(&db)
-        .args(["user", "add", "--email", "short@accord.test", "--name", "Short"])
+        .args([
+            "user",
+            "add",
+            "--email",
+            "short@accord.test",
+            "--name",
+            "Short",
+        ])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    child.stdin.take().expect("stdin").write_all(b"short\n").expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"short\n")
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
 
     for _ in 0..2 {
         let out = accord(&db).arg("demo").output().expect("demo");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("admin@accord.example"));
     }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (customers, employees) = rt.block_on(async {
         let db = accord::kernel::db::Db::connect(&db).await.expect("connect");
-        let c = db.fetch_i64("SELECT COUNT(*) FROM customers", vec![]).await.expect("count");
-        let e = db.fetch_i64("SELECT COUNT(*) FROM employees", vec![]).await.expect("count");
+        let c = db
+            .fetch_i64("SELECT COUNT(*) FROM customers", vec![])
+            .await
+            .expect("count");
+        let e = db
+            .fetch_i64("SELECT COUNT(*) FROM employees", vec![])
+            .await
+            .expect("count");
         (c, e)
     });
     assert_eq!(customers, Some(8), "demo data loaded once");
@@ -190,7 +268,10 @@ fn the_command_line_adds_users_and_tokens_and_loads_demo_data_once() {
 fn serve_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().expect("dir");
     let db = format!("sqlite://{}/serve.db", dir.path().display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
     let mut child = accord(&db)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -208,7 +289,10 @@ fn serve_stops_gracefully_on_sigterm() {
         false
     });
     assert!(healthy, "the server answered /healthz");
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(killed.success());
     let mut exited = None;
     for _ in 0..100 {

@@ -11,7 +11,7 @@ use crate::kernel::resource::api::{ApiId, ApiQuery};
 use crate::kernel::resource::exists;
 use crate::kernel::web::{AppState, JsonObject, api_time, int_param, show_time};
 use accord_domain::FieldErrors;
-use accord_domain::input::Input;
+use accord_domain::input::{Input, whole_number};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -221,8 +221,15 @@ async fn create_post_api<T: ObjectType>(
     let text = input.required_text("body", "Post text");
     let tags = match body.get("tagged_employee_ids") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) if items.iter().all(|v| v.as_i64().is_some()) => {
-            items.iter().filter_map(Value::as_i64).collect()
+        Some(Value::Array(items))
+            if items
+                .iter()
+                .all(|v| v.as_number().and_then(whole_number).is_some()) =>
+        {
+            items
+                .iter()
+                .filter_map(|v| v.as_number().and_then(whole_number))
+                .collect()
         }
         Some(_) => {
             input

@@ -4,6 +4,7 @@
 use crate::args;
 use crate::auth::invitations;
 use crate::config::Config;
+use crate::kernel::auth::EmployeeUser;
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{
@@ -226,6 +227,32 @@ impl Resource for Employees {
             args![d.name.as_str(), d.email.as_str(), d.is_admin, d.line_manager_id, at, id],
         )
         .await?;
+        Ok(())
+    }
+
+    async fn check_archive(tx: &mut Tx, id: i64, actor: &EmployeeUser) -> Result<(), AppError> {
+        if id == actor.id {
+            return Err(AppError::Conflict("You cannot archive yourself.".into()));
+        }
+        let other_admins = tx
+            .fetch_i64(
+                "SELECT COUNT(*) FROM employees WHERE is_admin AND archived_at IS NULL AND id <> $1",
+                args![id],
+            )
+            .await?
+            .unwrap_or(0);
+        let is_admin = tx
+            .fetch_i64(
+                "SELECT id FROM employees WHERE id = $1 AND is_admin",
+                args![id],
+            )
+            .await?
+            .is_some();
+        if is_admin && other_admins == 0 {
+            return Err(AppError::Conflict(
+                "Accord needs at least one administrator.".into(),
+            ));
+        }
         Ok(())
     }
 

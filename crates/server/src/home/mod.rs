@@ -78,17 +78,26 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> PageResul
             .unwrap_or(0);
         counts.push((label, path, n));
     }
-    let recent = state
+    let rows = state
         .db
         .fetch_all::<RecentRow>(
             "SELECT object_type, object_id, action, actor_name, at FROM audit_log ORDER BY id DESC LIMIT $1",
             args![12_i64],
         )
-        .await?
+        .await?;
+    let names = object_names(&state, &rows).await?;
+    let recent = rows
         .into_iter()
         .map(|r| Recent {
-            link: if r.object_type == "settings" { "/setup/defaults?tab=audit".into() } else { format!("/{}/{}", r.object_type, r.object_id) },
-            what: format!("{} #{}", r.object_type.replace('-', " "), r.object_id),
+            link: if r.object_type == "settings" {
+                "/setup/defaults?tab=audit".into()
+            } else {
+                format!("/{}/{}", r.object_type, r.object_id)
+            },
+            what: names
+                .get(&(r.object_type.clone(), r.object_id))
+                .cloned()
+                .unwrap_or_else(|| format!("{} #{}", r.object_type.replace('-', " "), r.object_id)),
             action: r.action,
             who: r.actor_name.unwrap_or_else(|| "System".into()),
             when: show_time(r.at),
@@ -99,6 +108,51 @@ pub async fn dashboard(State(state): State<AppState>, staff: Staff) -> PageResul
         counts,
         recent,
     }))
+}
+
+/// Names of the objects in audit rows: one query per object type, not one per row.
+async fn object_names(
+    state: &AppState,
+    rows: &[RecentRow],
+) -> Result<HashMap<(String, i64), String>, crate::kernel::error::AppError> {
+    #[derive(sqlx::FromRow)]
+    struct Named {
+        id: i64,
+        name: String,
+    }
+    let mut names = HashMap::new();
+    for (path, table, name_column) in [
+        ("customers", "customers", "name"),
+        ("contacts", "contacts", "name"),
+        ("employees", "employees", "name"),
+        ("legal-entities", "legal_entities", "name"),
+        ("products", "products", "name"),
+        ("settings", "settings", "key"),
+    ] {
+        let ids: Vec<i64> = rows
+            .iter()
+            .filter(|r| r.object_type == path)
+            .map(|r| r.object_id)
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let found = state
+            .db
+            .fetch_all::<Named>(
+                &format!(
+                    "SELECT id, {name_column} AS name FROM {table} WHERE id IN ({})",
+                    placeholders.join(", ")
+                ),
+                ids.into_iter().map(Into::into).collect(),
+            )
+            .await?;
+        for n in found {
+            names.insert((path.to_owned(), n.id), n.name);
+        }
+    }
+    Ok(names)
 }
 
 /// One group of search results.

@@ -221,7 +221,7 @@ pub fn int_param(
     default: i64,
     range: std::ops::RangeInclusive<i64>,
 ) -> Result<i64, AppError> {
-    match params.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    match params.get(name).map(|s| s.trim()) {
         None => Ok(default),
         Some(raw) => match raw.parse::<i64>() {
             Ok(v) if range.contains(&v) => Ok(v),

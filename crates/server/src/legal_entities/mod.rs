@@ -70,8 +70,8 @@ impl Resource for LegalEntities {
             name: "calculate_sale_price_using",
             label: "Calculate Sale Price Using",
             kind: FieldKind::Choice(METHODS),
-            required: true,
-            help: "How quotation prices follow from unit costs: Markup (cost × (1 + m)) or Gross margin (cost ÷ (1 − g)).",
+            required: false,
+            help: "How quotation prices follow from unit costs: Markup (cost × (1 + m)) or Gross margin (cost ÷ (1 − g)). Markup when not given.",
         },
     ];
     const COLUMNS: &'static [Column] = &[

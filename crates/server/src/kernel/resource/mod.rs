@@ -10,6 +10,7 @@ use super::error::AppError;
 use super::web::{AppState, Paging, api_time, api_time_opt, int_param};
 use crate::config::Config;
 use accord_domain::FieldErrors;
+use accord_domain::input::MAX_ID;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::future::Future;
@@ -149,6 +150,15 @@ pub trait Resource: ObjectType {
         async { Ok(None) }
     }
 
+    /// May `actor` archive this object? (Refuse, e.g., archiving the last administrator.)
+    fn check_archive(
+        _tx: &mut Tx,
+        _id: i64,
+        _actor: &EmployeeUser,
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        async { Ok(()) }
+    }
+
     /// Related lists for the detail page.
     fn related(_db: &Db, _id: i64) -> impl Future<Output = Result<Vec<Related>, AppError>> + Send {
         async { Ok(Vec::new()) }
@@ -231,12 +241,11 @@ impl ListQuery {
         if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
             errors.add("search", "must be at most 200 characters");
         }
-        let raw_sort = params.get("sort").map(|s| s.trim()).unwrap_or("");
+        let raw_sort = params.get("sort").map_or(R::DEFAULT_SORT, |s| s.trim());
         let (descending, key) = match raw_sort.strip_prefix('-') {
             Some(k) => (true, k),
             None => (false, raw_sort),
         };
-        let key = if key.is_empty() { R::DEFAULT_SORT } else { key };
         let sort = R::COLUMNS
             .iter()
             .find(|c| c.key == key && c.sort.is_some())
@@ -276,8 +285,8 @@ impl ListQuery {
         for (param, column) in R::FILTERS {
             if let Some(raw) = params.get(*param).filter(|s| !s.is_empty()) {
                 match raw.parse::<i64>() {
-                    Ok(v) => filters.push((*param, *column, v)),
-                    Err(_) => errors.add(param, "must be a numeric id"),
+                    Ok(v) if (1..=MAX_ID).contains(&v) => filters.push((*param, *column, v)),
+                    _ => errors.add(param, "must be a numeric id"),
                 }
             }
         }
@@ -355,9 +364,17 @@ fn with_names<R: Resource>(
     after: &Map<String, Value>,
 ) -> Map<String, Value> {
     for spec in R::FIELDS {
-        if let (FieldKind::Ref(r), Some(Value::Object(change))) = (spec.kind, changes.get_mut(spec.name)) {
-            change.insert("from_name".into(), before.get(r.name_key).cloned().unwrap_or(Value::Null));
-            change.insert("to_name".into(), after.get(r.name_key).cloned().unwrap_or(Value::Null));
+        if let (FieldKind::Ref(r), Some(Value::Object(change))) =
+            (spec.kind, changes.get_mut(spec.name))
+        {
+            change.insert(
+                "from_name".into(),
+                before.get(r.name_key).cloned().unwrap_or(Value::Null),
+            );
+            change.insert(
+                "to_name".into(),
+                after.get(r.name_key).cloned().unwrap_or(Value::Null),
+            );
         }
     }
     changes
@@ -494,6 +511,9 @@ pub async fn set_archived<R: Resource>(
         .await?
         .ok_or(AppError::NotFound)?;
     if R::times(&row).archived_at.is_some() != archive {
+        if archive {
+            R::check_archive(&mut tx, id, actor).await?;
+        }
         let sql = if archive {
             format!("UPDATE {} SET archived_at = $1 WHERE id = $2", R::TABLE)
         } else {

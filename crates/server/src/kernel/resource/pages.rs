@@ -199,7 +199,10 @@ async fn list_page<R: Resource>(
             let json = json_of::<R>(r);
             Row {
                 link: format!("{base}/{}", R::id(r)),
-                cells: R::COLUMNS.iter().map(|c| column_cell::<R>(&json, c.key)).collect(),
+                cells: R::COLUMNS
+                    .iter()
+                    .map(|c| column_cell::<R>(&json, c.key))
+                    .collect(),
             }
         })
         .collect::<Vec<_>>();
@@ -358,7 +361,14 @@ async fn form_fields<R: Resource>(
             checked: value.as_bool().unwrap_or(false),
             value: text,
             options,
-            error: errors.for_field(spec.name).map(str::to_owned),
+            error: {
+                let all: Vec<&str> = errors
+                    .iter()
+                    .filter(|e| e.field == spec.name)
+                    .map(|e| e.message.as_str())
+                    .collect();
+                (!all.is_empty()).then(|| all.join("; "))
+            },
             required: spec.required,
             help: spec.help,
         });
@@ -375,7 +385,10 @@ pub fn form_to_input(fields: &[FieldSpec], form: &FormPairs) -> Map<String, Valu
         let value = match spec.kind {
             FieldKind::Bool => Value::Bool(matches!(raw, "on" | "true" | "1")),
             FieldKind::DomainList => Value::Array(
-                raw.split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+                // One per line (commas and semicolons also separate); a line with spaces
+                // stays one entry so its error quotes what was typed.
+                raw.split(['\n', ',', ';'])
+                    .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(|s| Value::String(s.to_owned()))
                     .collect(),
@@ -434,7 +447,12 @@ async fn render_form<R: Resource>(
             title,
             action,
             cancel,
-            error_count: errors.iter().count(),
+            error_count: errors
+                .iter()
+                .filter(|e| e.field != "_form")
+                .map(|e| e.field.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
             form_error: errors.for_field("_form").map(str::to_owned),
             fields,
         }),

@@ -68,7 +68,9 @@ impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = fresh_database(backend, dir.path()).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let config = Config {
             listen: addr.to_string(),
@@ -121,7 +123,11 @@ impl TestApp {
     pub async fn browser_login(&self, email: &str, password: &str) -> Browser {
         let b = Browser::new(&self.base);
         let (status, _) = b.login(email, password).await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "login of {email} should succeed");
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "login of {email} should succeed"
+        );
         b
     }
 }
@@ -150,7 +156,12 @@ impl Api {
         }
     }
 
-    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -161,7 +172,10 @@ impl Api {
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -201,7 +215,12 @@ impl Browser {
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, String) {
-        let resp = self.client.get(format!("{}{path}", self.base)).send().await.expect("get");
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("get");
         let status = resp.status();
         (status, resp.text().await.unwrap_or_default())
     }
@@ -218,11 +237,20 @@ impl Browser {
     }
 
     /// Submits a form; `_csrf` is taken from the page at `page` unless given.
-    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> (StatusCode, String, Option<String>) {
+    pub async fn submit(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, String, Option<String>) {
         let (_, html) = self.get(page).await;
         let csrf = Self::csrf_in(&html);
         let mut form: Vec<(String, String)> = vec![("_csrf".into(), csrf)];
-        form.extend(fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        form.extend(
+            fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let resp = self
             .client
             .post(format!("{}{action}", self.base))
@@ -241,7 +269,11 @@ impl Browser {
 
     pub async fn login(&self, email: &str, password: &str) -> (StatusCode, String) {
         let (status, body, _) = self
-            .submit("/login", "/login", &[("email", email), ("password", password)])
+            .submit(
+                "/login",
+                "/login",
+                &[("email", email), ("password", password)],
+            )
             .await;
         (status, body)
     }
