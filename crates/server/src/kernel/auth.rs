@@ -228,23 +228,43 @@ pub async fn load_employee(db: &Db, id: i64) -> Result<Option<EmployeeUser>, App
 }
 
 async fn resolve_bearer(db: &Db, token: &str) -> Result<Option<Auth>, AppError> {
+    #[derive(sqlx::FromRow)]
+    struct TokenOwner {
+        id: i64,
+        name: String,
+        email: String,
+        is_admin: bool,
+        last_used_at: Option<i64>,
+    }
     let token_hash = hash_token(token);
-    let Some(employee_id) = db
-        .fetch_i64(
-            "SELECT employee_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    let Some(owner) = db
+        .fetch_optional::<TokenOwner>(
+            "SELECT e.id, e.name, e.email, e.is_admin, t.last_used_at
+             FROM api_tokens t JOIN employees e ON e.id = t.employee_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND e.archived_at IS NULL",
             args![token_hash.clone()],
         )
         .await?
     else {
         return Ok(None);
     };
-    db.execute(
-        "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2",
-        args![now(), token_hash],
-    )
-    .await?;
-    Ok(load_employee(db, employee_id).await?.map(|e| Auth {
-        principal: Principal::Employee(e),
+    // "Last used" to the minute is enough; writing it on every call would make every API
+    // read a write.
+    let at = now();
+    if owner.last_used_at.is_none_or(|last| at - last > 60_000_000) {
+        db.execute(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2",
+            args![at, token_hash],
+        )
+        .await?;
+    }
+    Ok(Some(Auth {
+        principal: Principal::Employee(EmployeeUser {
+            id: owner.id,
+            name: owner.name,
+            email: owner.email,
+            is_admin: owner.is_admin,
+        }),
         via: Via::Token,
     }))
 }
