@@ -6,6 +6,13 @@ use common::{Api, Browser, TestApp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .unwrap_or_default()
+        .trim_start_matches('=')
+        .to_owned()
+}
+
 fn problem_fields(body: &Value) -> Vec<String> {
     body["errors"]
         .as_array()
@@ -86,6 +93,33 @@ both!(
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(restored["archived"], false);
+        let (_, list) = api.get("/api/v1/customers").await;
+        assert_eq!(
+            list["total"], 1,
+            "the kept count follows archive and restore"
+        );
+        // Search: substrings (indexed for three or more characters), short terms, quotes.
+        api.create(
+            "/api/v1/customers",
+            json!({"name": "O'Brien \"Quoted\" & Sons"}),
+        )
+        .await;
+        for (term, expected) in [
+            ("cme l", 1),
+            ("ac", 1),
+            ("\"quoted\"", 1),
+            ("o'b", 1),
+            ("zzz", 0),
+            ("ACME", 1),
+        ] {
+            let (status, found) = api
+                .get(&format!("/api/v1/customers?search={}", urlencode(term)))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{term}");
+            assert_eq!(found["total"], expected, "search {term:?}: {found}");
+        }
+        let (_, list) = api.get("/api/v1/customers").await;
+        assert_eq!(list["total"], 2);
         let (_, log) = api.get(&format!("/api/v1/customers/{id}/audit-log")).await;
         let actions: Vec<&str> = log["items"]
             .as_array()

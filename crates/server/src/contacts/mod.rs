@@ -47,6 +47,9 @@ impl Resource for Contacts {
         t.created_at, t.updated_at, t.archived_at";
     const SEARCH: &'static str =
         "(t.name_lower LIKE $1 ESCAPE '\\' OR t.email LIKE $1 ESCAPE '\\')";
+    const SQLITE_SEARCH: Option<&'static str> =
+        Some("t.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH $1)");
+    const COUNTED: bool = true;
     const DEFAULT_SORT: &'static str = "name";
     const FILTERS: &'static [(&'static str, &'static str)] = &[("customer_id", "t.customer_id")];
     const FIELDS: &'static [FieldSpec] = &[

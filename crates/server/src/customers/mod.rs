@@ -112,6 +112,9 @@ impl Resource for Customers {
         t.created_at, t.updated_at, t.archived_at";
     const SEARCH: &'static str =
         "(t.name_lower LIKE $1 ESCAPE '\\' OR t.email_domains LIKE $1 ESCAPE '\\')";
+    const SQLITE_SEARCH: Option<&'static str> =
+        Some("t.id IN (SELECT rowid FROM customers_search WHERE customers_search MATCH $1)");
+    const COUNTED: bool = true;
     const DEFAULT_SORT: &'static str = "name";
     const FIELDS: &'static [FieldSpec] = FIELDS;
     const COLUMNS: &'static [Column] = &[

@@ -89,7 +89,9 @@ impl AuditEntry {
             .map(|(field, change)| {
                 // Reference fields carry the names of what they point at.
                 let shown = |key: &str| {
-                    let name = change.get(&format!("{key}_name")).filter(|v| !v.is_null());
+                    let name = change
+                        .get(format!("{key}_name").as_str())
+                        .filter(|v| !v.is_null());
                     show_value(name.or_else(|| change.get(key)).unwrap_or(&Value::Null))
                 };
                 ChangeLine {

@@ -5,7 +5,7 @@
 
 use super::audit::{self, Actor};
 use super::auth::EmployeeUser;
-use super::db::{Db, Record, Tx, is_unique_violation, like_contains, now};
+use super::db::{Backend, Db, Record, Tx, is_unique_violation, like_contains, now};
 use super::error::AppError;
 use super::web::{AppState, Paging, api_time, api_time_opt, int_param};
 use crate::config::Config;
@@ -66,7 +66,8 @@ pub struct Column {
     pub label: &'static str,
     /// JSON key of the value shown.
     pub key: &'static str,
-    /// SQL to sort by, when the column is sortable.
+    /// SQL to sort by, when the column is sortable: an expression on the object's own
+    /// table `t` only (see [`list`]).
     pub sort: Option<&'static str>,
 }
 
@@ -98,6 +99,11 @@ pub trait Resource: ObjectType {
     const SELECT: &'static str;
     /// A condition matching the search text bound as `$1` (a lower-cased LIKE pattern).
     const SEARCH: &'static str;
+    /// Where the dialects differ, SQLite searches through an FTS5 trigram table: a condition
+    /// matching the FTS query bound as `$1` (PostgreSQL's trigram indexes serve [`Self::SEARCH`]).
+    const SQLITE_SEARCH: Option<&'static str> = None;
+    /// `active_counts` keeps this table's number of active rows (see migration 0002).
+    const COUNTED: bool = false;
     /// The column key lists sort by when no sort is asked for.
     const DEFAULT_SORT: &'static str;
     /// Equality filters from the query string: (parameter, SQL column).
@@ -308,6 +314,10 @@ impl ListQuery {
 }
 
 /// One page of a list and the total number of matching objects.
+///
+/// Sort keys are columns of the object's own table (`t`), so the page is picked from that
+/// table alone (an index walk) and only its rows are joined ("deferred join"): deep pages do
+/// not join every row they skip.
 pub async fn list<R: Resource>(db: &Db, q: &ListQuery) -> Result<(Vec<R::Row>, i64), AppError> {
     let mut conditions = vec![if q.archived {
         "t.archived_at IS NOT NULL".to_owned()
@@ -316,8 +326,17 @@ pub async fn list<R: Resource>(db: &Db, q: &ListQuery) -> Result<(Vec<R::Row>, i
     }];
     let mut args = Vec::new();
     if let Some(search) = &q.search {
-        conditions.push(R::SEARCH.to_owned());
-        args.push(like_contains(search).into());
+        match (db.backend(), R::SQLITE_SEARCH) {
+            // Trigrams need three characters; shorter terms scan.
+            (Backend::Sqlite, Some(fts)) if search.chars().count() >= 3 => {
+                conditions.push(fts.to_owned());
+                args.push(fts_phrase(search).into());
+            }
+            _ => {
+                conditions.push(R::SEARCH.to_owned());
+                args.push(like_contains(search).into());
+            }
+        }
     }
     for (_, column, value) in &q.filters {
         args.push((*value).into());
@@ -330,30 +349,46 @@ pub async fn list<R: Resource>(db: &Db, q: &ListQuery) -> Result<(Vec<R::Row>, i
         .and_then(|c| c.sort)
         .unwrap_or("t.id");
     let dir = if q.descending { "DESC" } else { "ASC" };
-    let total = db
-        .fetch_i64(
-            &format!("SELECT COUNT(*) FROM {} WHERE {where_clause}", R::FROM),
+    let total = if R::COUNTED && args.is_empty() && !q.archived {
+        db.fetch_i64(
+            "SELECT n FROM active_counts WHERE table_name = $1",
+            crate::args![R::TABLE],
+        )
+        .await?
+    } else {
+        db.fetch_i64(
+            &format!("SELECT COUNT(*) FROM {} t WHERE {where_clause}", R::TABLE),
             args.clone(),
         )
         .await?
-        .unwrap_or(0);
+    }
+    .unwrap_or(0);
     let mut page_args = args;
     page_args.push(q.paging.per_page.into());
     page_args.push(q.paging.offset().into());
     let n = page_args.len();
+    let order = format!("{sort_sql} {dir}, t.id {dir}");
     let rows = db
         .fetch_all::<R::Row>(
             &format!(
-                "SELECT {} FROM {} WHERE {where_clause} ORDER BY {sort_sql} {dir}, t.id {dir} LIMIT ${} OFFSET ${}",
-                R::SELECT,
-                R::FROM,
-                n - 1,
-                n
+                "SELECT {select} FROM {from} WHERE t.id IN (
+                     SELECT t.id FROM {table} t WHERE {where_clause} ORDER BY {order} LIMIT ${limit} OFFSET ${offset}
+                 ) ORDER BY {order}",
+                select = R::SELECT,
+                from = R::FROM,
+                table = R::TABLE,
+                limit = n - 1,
+                offset = n
             ),
             page_args,
         )
         .await?;
     Ok((rows, total))
+}
+
+/// A search term as an FTS5 phrase: quoted, so its characters are matched literally.
+fn fts_phrase(search: &str) -> String {
+    format!("\"{}\"", search.replace('"', "\"\""))
 }
 
 /// Adds the names of referenced objects to audit changes of reference fields, so the
