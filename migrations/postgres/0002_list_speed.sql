@@ -4,7 +4,7 @@
 CREATE INDEX customers_active_name ON customers (name_lower, id) WHERE archived_at IS NULL;
 CREATE INDEX contacts_active_name ON contacts (name_lower, id) WHERE archived_at IS NULL;
 
--- 2. Counts of active rows, kept by a trigger, so an unfiltered list need not count
+-- 2. Counts of active rows, kept by triggers, so an unfiltered list need not count
 --    100,000 rows on every page.
 CREATE TABLE active_counts (
     table_name TEXT PRIMARY KEY,
@@ -13,31 +13,48 @@ CREATE TABLE active_counts (
 INSERT INTO active_counts (table_name, n) SELECT 'customers', COUNT(*) FROM customers WHERE archived_at IS NULL;
 INSERT INTO active_counts (table_name, n) SELECT 'contacts', COUNT(*) FROM contacts WHERE archived_at IS NULL;
 
-CREATE FUNCTION accord_count_active() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Statement-level triggers with transition tables: one counter update per statement, so a
+-- bulk insert does not pile up versions of the counter row.
+CREATE FUNCTION accord_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.archived_at IS NULL THEN
-            UPDATE active_counts SET n = n + 1 WHERE table_name = TG_TABLE_NAME;
-        END IF;
-        RETURN NEW;
-    ELSIF TG_OP = 'DELETE' THEN
-        IF OLD.archived_at IS NULL THEN
-            UPDATE active_counts SET n = n - 1 WHERE table_name = TG_TABLE_NAME;
-        END IF;
-        RETURN OLD;
-    ELSE
-        IF (OLD.archived_at IS NULL) <> (NEW.archived_at IS NULL) THEN
-            UPDATE active_counts SET n = n + (CASE WHEN NEW.archived_at IS NULL THEN 1 ELSE -1 END)
-            WHERE table_name = TG_TABLE_NAME;
-        END IF;
-        RETURN NEW;
-    END IF;
+    UPDATE active_counts SET n = n + (SELECT COUNT(*) FROM new_rows WHERE archived_at IS NULL)
+    WHERE table_name = TG_TABLE_NAME;
+    RETURN NULL;
 END;
 $$;
-CREATE TRIGGER customers_count AFTER INSERT OR DELETE OR UPDATE OF archived_at ON customers
-    FOR EACH ROW EXECUTE FUNCTION accord_count_active();
-CREATE TRIGGER contacts_count AFTER INSERT OR DELETE OR UPDATE OF archived_at ON contacts
-    FOR EACH ROW EXECUTE FUNCTION accord_count_active();
+CREATE FUNCTION accord_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE active_counts SET n = n - (SELECT COUNT(*) FROM old_rows WHERE archived_at IS NULL)
+    WHERE table_name = TG_TABLE_NAME;
+    RETURN NULL;
+END;
+$$;
+CREATE FUNCTION accord_count_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    delta BIGINT;
+BEGIN
+    SELECT COALESCE(SUM((CASE WHEN n.archived_at IS NULL THEN 1 ELSE 0 END)
+                      - (CASE WHEN o.archived_at IS NULL THEN 1 ELSE 0 END)), 0)
+    INTO delta
+    FROM new_rows n JOIN old_rows o ON o.id = n.id;
+    IF delta <> 0 THEN
+        UPDATE active_counts SET n = n + delta WHERE table_name = TG_TABLE_NAME;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER customers_count_insert AFTER INSERT ON customers
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION accord_count_inserted();
+CREATE TRIGGER customers_count_delete AFTER DELETE ON customers
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION accord_count_deleted();
+CREATE TRIGGER customers_count_update AFTER UPDATE ON customers
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION accord_count_updated();
+CREATE TRIGGER contacts_count_insert AFTER INSERT ON contacts
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION accord_count_inserted();
+CREATE TRIGGER contacts_count_delete AFTER DELETE ON contacts
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION accord_count_deleted();
+CREATE TRIGGER contacts_count_update AFTER UPDATE ON contacts
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION accord_count_updated();
 
 -- 3. Substring search through an index: trigram GIN indexes serve the same
 --    `LIKE '%term%'` the portable query uses. SQLite uses FTS5 tables instead.
