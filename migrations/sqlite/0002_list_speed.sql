@@ -3,6 +3,8 @@
 -- 1. Active rows in name order, for paging without touching archived rows.
 CREATE INDEX customers_active_name ON customers (name_lower, id) WHERE archived_at IS NULL;
 CREATE INDEX contacts_active_name ON contacts (name_lower, id) WHERE archived_at IS NULL;
+-- A customer's active contacts, counted on every customer list row.
+CREATE INDEX contacts_active_customer ON contacts (customer_id) WHERE archived_at IS NULL;
 
 -- 2. Counts of active rows, kept by triggers, so an unfiltered list need not count
 --    100,000 rows on every page.

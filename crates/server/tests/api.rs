@@ -816,6 +816,29 @@ both!(
             assert_eq!(status, StatusCode::OK, "{path}");
             assert!(html.contains("User profile"), "{path} has the shell");
         }
+        // CSV export of the list as filtered.
+        let (_, _, _) = browser
+            .submit(
+                "/customers/new",
+                "/customers",
+                &[
+                    ("name", "=Formula, \"Quoted\""),
+                    ("email_domains", "csv.example"),
+                ],
+            )
+            .await;
+        let (status, csv) = browser.get("/customers/export.csv?search=formula").await;
+        assert_eq!(status, StatusCode::OK);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "id,Name,E-mail domains,Legal entity,Invoice contact,Contacts"
+        );
+        assert_eq!(lines.len(), 2, "{csv}");
+        assert!(
+            lines[1].ends_with(",\"'=Formula, \"\"Quoted\"\"\",csv.example,—,—,0"),
+            "{csv}"
+        );
         let (status, _) = browser.get("/customers/424242").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
