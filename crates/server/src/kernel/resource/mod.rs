@@ -280,7 +280,7 @@ impl ListQuery {
             }
         }
         let archived = match params.get("archived").map(String::as_str) {
-            None | Some("") | Some("false") => false,
+            None | Some("false") => false,
             Some("true") => true,
             Some(_) => {
                 errors.add("archived", "must be true or false");
