@@ -27,15 +27,16 @@
 //! - `ACCORD_BENCH_BASELINE=0`: skip the two baseline rows (`GET /healthz` with and without
 //!   the bearer token), which show the cost of HTTP and of the token check alone.
 //! - `ACCORD_BENCH_EXPLAIN=1`: after the HTTP runs, print the query plans of the SQL the
-//!   list runs and time each statement (and the per-request token check) on its own.
+//!   list runs and time each statement on its own.
 //!
 //! All traffic goes to 127.0.0.1; every phase is bounded in time and in request count.
 
 use accord::config::Config;
 use accord::customers::{CustomerRow, Customers};
 use accord::kernel::db::{Arg, Backend, Db};
-use accord::kernel::resource::Resource;
+use accord::kernel::resource::{ListQuery, list_sql};
 use accord::kernel::web::AppState;
+use accord::kernel::web::Paging;
 use anyhow::{Context, Result, anyhow, bail};
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -885,7 +886,7 @@ async fn bench_state(
 
     let (rows, kinds) = measure_all(backend, state, config, s, &tokens).await?;
     if s.explain
-        && let Err(e) = explain(state, &kinds, &tokens[0]).await
+        && let Err(e) = explain(state, &kinds).await
     {
         eprintln!("[{label}] explain failed: {e:#}");
     }
@@ -1136,27 +1137,19 @@ struct PgPlan {
     plan: String,
 }
 
-/// The SQL `accord::kernel::resource::list` runs for the customer list.
-fn list_sql(search: bool) -> (String, String) {
-    let mut where_clause = "t.archived_at IS NULL".to_owned();
-    let mut n = 0;
-    if search {
-        where_clause.push_str(" AND ");
-        where_clause.push_str(Customers::SEARCH);
-        n = 1;
+/// The query the server's list runs for `search` and `page` (50 rows, sorted by name).
+fn list_query(search: Option<&str>, page: u64) -> ListQuery {
+    ListQuery {
+        search: search.map(str::to_owned),
+        sort: "name",
+        descending: false,
+        paging: Paging {
+            page: page as i64,
+            per_page: PER_PAGE as i64,
+        },
+        archived: false,
+        filters: Vec::new(),
     }
-    let count = format!(
-        "SELECT COUNT(*) FROM {} WHERE {where_clause}",
-        Customers::FROM
-    );
-    let page = format!(
-        "SELECT {} FROM {} WHERE {where_clause} ORDER BY t.name_lower ASC, t.id ASC LIMIT ${} OFFSET ${}",
-        Customers::SELECT,
-        Customers::FROM,
-        n + 1,
-        n + 2
-    );
-    (count, page)
 }
 
 async fn print_plan(db: &Db, sql: &str, args: Vec<Arg>) -> Result<()> {
@@ -1240,60 +1233,30 @@ where
     Ok(started.elapsed().as_secs_f64() * 1000.0 / f64::from(runs))
 }
 
-async fn explain(state: &AppState, kinds: &[Kind], token: &str) -> Result<()> {
+async fn explain(state: &AppState, kinds: &[Kind]) -> Result<()> {
     let db = &state.db;
     println!(
         "\n[{}] query plans and single-statement timings (sequential, no HTTP)",
         backend_label(db.backend())
     );
-    let token_hash = accord::kernel::auth::hash_token(token);
-    // The token check every API request makes before the list runs.
-    let select_ms = time_it(50, || async {
-        db.fetch_i64(
-            "SELECT employee_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-            accord::args![token_hash.clone()],
-        )
-        .await?;
-        Ok(())
-    })
-    .await?;
-    let update_ms = time_it(50, || async {
-        db.execute(
-            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2",
-            accord::args![accord::kernel::db::now(), token_hash.clone()],
-        )
-        .await?;
-        Ok(())
-    })
-    .await?;
-    println!("  token check: SELECT {select_ms:.3} ms, UPDATE last_used_at {update_ms:.3} ms");
-
     for kind in kinds.iter().filter(|k| !k.healthz) {
-        let search = kind.search.is_some();
-        let (count_sql, page_sql) = list_sql(search);
-        let base_args: Vec<Arg> = match &kind.search {
-            Some(term) => vec![Arg::Text(accord::kernel::db::like_contains(term))],
-            None => Vec::new(),
-        };
         let deep = kind.last_page;
-        let page_args = |page: u64| {
-            let mut a = base_args.clone();
-            a.push(Arg::Int(PER_PAGE as i64));
-            a.push(Arg::Int(((page - 1) * PER_PAGE) as i64));
-            a
-        };
+        let first = list_sql::<Customers>(db.backend(), &list_query(kind.search.as_deref(), 1));
+        let last = list_sql::<Customers>(db.backend(), &list_query(kind.search.as_deref(), deep));
+        let (count_sql, base_args) = (first.count.clone(), first.count_args.clone());
         let count_ms = time_it(5, || async {
             db.fetch_i64(&count_sql, base_args.clone()).await?;
             Ok(())
         })
         .await?;
         let first_ms = time_it(5, || async {
-            db.fetch_all::<CustomerRow>(&page_sql, page_args(1)).await?;
+            db.fetch_all::<CustomerRow>(&first.page, first.page_args.clone())
+                .await?;
             Ok(())
         })
         .await?;
         let deep_ms = time_it(5, || async {
-            db.fetch_all::<CustomerRow>(&page_sql, page_args(deep))
+            db.fetch_all::<CustomerRow>(&last.page, last.page_args.clone())
                 .await?;
             Ok(())
         })
@@ -1305,7 +1268,7 @@ async fn explain(state: &AppState, kinds: &[Kind], token: &str) -> Result<()> {
         println!("    COUNT plan:");
         print_plan(db, &count_sql, base_args.clone()).await?;
         println!("    page {deep} plan:");
-        print_plan(db, &page_sql, page_args(deep)).await?;
+        print_plan(db, &last.page, last.page_args.clone()).await?;
     }
     Ok(())
 }

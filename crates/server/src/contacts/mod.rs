@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{
-    Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, Times, check_ref,
+    Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, check_ref,
 };
 use accord_domain::FieldErrors;
 use accord_domain::contacts::ContactDraft;
@@ -36,6 +36,8 @@ pub struct ContactRow {
     pub updated_at: i64,
     pub archived_at: Option<i64>,
 }
+
+crate::object_row!(ContactRow);
 
 impl Resource for Contacts {
     const PLURAL: &'static str = "Contacts";
@@ -129,19 +131,6 @@ impl Resource for Contacts {
 
     fn parse(input: &Map<String, Value>) -> Result<ContactDraft, FieldErrors> {
         ContactDraft::parse(input)
-    }
-    fn id(row: &ContactRow) -> i64 {
-        row.id
-    }
-    fn title(row: &ContactRow) -> String {
-        row.name.clone()
-    }
-    fn times(row: &ContactRow) -> Times {
-        Times {
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            archived_at: row.archived_at,
-        }
     }
     fn to_json(row: &ContactRow) -> Map<String, Value> {
         let json = json!({

@@ -4,7 +4,7 @@ use crate::args;
 use crate::kernel::db::{Db, Tx};
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{
-    Column, FieldKind, FieldSpec, ObjectType, RefSpec, Related, Resource, Times, check_ref,
+    Column, FieldKind, FieldSpec, ObjectType, RefSpec, Related, Resource, check_ref,
 };
 use accord_domain::FieldErrors;
 use accord_domain::customers::CustomerDraft;
@@ -34,6 +34,8 @@ pub struct CustomerRow {
     pub updated_at: i64,
     pub archived_at: Option<i64>,
 }
+
+crate::object_row!(CustomerRow);
 
 const FIELDS: &[FieldSpec] = &[
     FieldSpec {
@@ -150,19 +152,6 @@ impl Resource for Customers {
 
     fn parse(input: &Map<String, Value>) -> Result<CustomerDraft, FieldErrors> {
         CustomerDraft::parse(input)
-    }
-    fn id(row: &CustomerRow) -> i64 {
-        row.id
-    }
-    fn title(row: &CustomerRow) -> String {
-        row.name.clone()
-    }
-    fn times(row: &CustomerRow) -> Times {
-        Times {
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            archived_at: row.archived_at,
-        }
     }
     fn to_json(row: &CustomerRow) -> Map<String, Value> {
         let domains: Vec<&str> = row.email_domains.split_whitespace().collect();

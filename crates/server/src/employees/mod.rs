@@ -8,7 +8,7 @@ use crate::kernel::auth::EmployeeUser;
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{
-    Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, Times, check_ref,
+    Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, check_ref,
 };
 use accord_domain::FieldErrors;
 use accord_domain::employees::{EmployeeDraft, creates_management_loop};
@@ -37,6 +37,8 @@ pub struct EmployeeRow {
     pub updated_at: i64,
     pub archived_at: Option<i64>,
 }
+
+crate::object_row!(EmployeeRow);
 
 impl Resource for Employees {
     const PLURAL: &'static str = "Employees";
@@ -114,19 +116,6 @@ impl Resource for Employees {
 
     fn parse(input: &Map<String, Value>) -> Result<EmployeeDraft, FieldErrors> {
         EmployeeDraft::parse(input)
-    }
-    fn id(row: &EmployeeRow) -> i64 {
-        row.id
-    }
-    fn title(row: &EmployeeRow) -> String {
-        row.name.clone()
-    }
-    fn times(row: &EmployeeRow) -> Times {
-        Times {
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            archived_at: row.archived_at,
-        }
     }
     fn to_json(row: &EmployeeRow) -> Map<String, Value> {
         let json = json!({

@@ -7,7 +7,7 @@ use crate::employees::Employees;
 use crate::kernel::audit::show_value;
 use crate::kernel::auth::{MaybeAuth, Principal, Staff};
 use crate::kernel::error::PageResult;
-use crate::kernel::resource::{ListQuery, Resource, json_of, list};
+use crate::kernel::resource::{ListQuery, ObjectRow, Resource, json_of, list};
 use crate::kernel::web::{AppState, Shell, page, show_time};
 use crate::legal_entities::LegalEntities;
 use crate::products::Products;
@@ -194,8 +194,8 @@ async fn hits<R: Resource>(
             .map(|r| {
                 let json = json_of::<R>(r);
                 (
-                    format!("/{}/{}", R::PATH, R::id(r)),
-                    R::title(r),
+                    format!("/{}/{}", R::PATH, r.id()),
+                    r.title(),
                     show_value(json.get(detail_key).unwrap_or(&serde_json::Value::Null)),
                 )
             })

@@ -4,7 +4,7 @@
 use crate::args;
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
-use crate::kernel::resource::{Column, FieldKind, FieldSpec, ObjectType, Resource, Times};
+use crate::kernel::resource::{Column, FieldKind, FieldSpec, ObjectType, Resource};
 use accord_domain::FieldErrors;
 use accord_domain::legal_entities::LegalEntityDraft;
 use accord_domain::money::Percent;
@@ -31,6 +31,8 @@ pub struct LegalEntityRow {
     pub updated_at: i64,
     pub archived_at: Option<i64>,
 }
+
+crate::object_row!(LegalEntityRow);
 
 const METHODS: &[(&str, &str)] = &[("markup", "Markup"), ("gross_margin", "Gross margin")];
 
@@ -102,19 +104,6 @@ impl Resource for LegalEntities {
 
     fn parse(input: &Map<String, Value>) -> Result<LegalEntityDraft, FieldErrors> {
         LegalEntityDraft::parse(input)
-    }
-    fn id(row: &LegalEntityRow) -> i64 {
-        row.id
-    }
-    fn title(row: &LegalEntityRow) -> String {
-        row.name.clone()
-    }
-    fn times(row: &LegalEntityRow) -> Times {
-        Times {
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            archived_at: row.archived_at,
-        }
     }
     fn to_json(row: &LegalEntityRow) -> Map<String, Value> {
         let json = json!({

@@ -3,7 +3,7 @@
 use crate::args;
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
-use crate::kernel::resource::{Column, FieldKind, FieldSpec, ObjectType, Resource, Times};
+use crate::kernel::resource::{Column, FieldKind, FieldSpec, ObjectType, Resource};
 use accord_domain::FieldErrors;
 use accord_domain::money::Money;
 use accord_domain::products::ProductDraft;
@@ -30,6 +30,8 @@ pub struct ProductRow {
     pub updated_at: i64,
     pub archived_at: Option<i64>,
 }
+
+crate::object_row!(ProductRow);
 
 impl Resource for Products {
     const PLURAL: &'static str = "Products";
@@ -98,19 +100,6 @@ impl Resource for Products {
 
     fn parse(input: &Map<String, Value>) -> Result<ProductDraft, FieldErrors> {
         ProductDraft::parse(input)
-    }
-    fn id(row: &ProductRow) -> i64 {
-        row.id
-    }
-    fn title(row: &ProductRow) -> String {
-        row.name.clone()
-    }
-    fn times(row: &ProductRow) -> Times {
-        Times {
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            archived_at: row.archived_at,
-        }
     }
     fn to_json(row: &ProductRow) -> Map<String, Value> {
         let json = json!({

@@ -5,7 +5,7 @@
 
 use super::audit::{self, Actor};
 use super::auth::EmployeeUser;
-use super::db::{Backend, Db, Record, Tx, is_unique_violation, like_contains, now};
+use super::db::{Arg, Backend, Db, Record, Tx, is_unique_violation, like_contains, now};
 use super::error::AppError;
 use super::web::{AppState, Paging, api_time, api_time_opt, int_param};
 use crate::config::Config;
@@ -115,14 +115,11 @@ pub trait Resource: ObjectType {
     /// Extra buttons on the detail page: (label, path after `/{PATH}/{id}/`), POSTed.
     const ACTIONS: &'static [(&'static str, &'static str)] = &[];
 
-    type Row: Record;
+    type Row: Record + ObjectRow;
     type Draft: Send + Sync;
 
     /// Validates a whole submitted object (pure: the domain crate's rules).
     fn parse(input: &Map<String, Value>) -> Result<Self::Draft, FieldErrors>;
-    fn id(row: &Self::Row) -> i64;
-    fn title(row: &Self::Row) -> String;
-    fn times(row: &Self::Row) -> Times;
     /// The API representation of the fields, without `id` and times (added by [`json_of`]).
     fn to_json(row: &Self::Row) -> Map<String, Value>;
 
@@ -171,6 +168,36 @@ pub trait Resource: ObjectType {
     }
 }
 
+/// What every object's row has: an id, a name to show, and its times.
+pub trait ObjectRow {
+    fn id(&self) -> i64;
+    fn title(&self) -> String;
+    fn times(&self) -> Times;
+}
+
+/// Implements [`ObjectRow`] for a row struct with the fields `id`, `name`, `created_at`,
+/// `updated_at` and `archived_at`.
+#[macro_export]
+macro_rules! object_row {
+    ($row:ty) => {
+        impl $crate::kernel::resource::ObjectRow for $row {
+            fn id(&self) -> i64 {
+                self.id
+            }
+            fn title(&self) -> String {
+                self.name.clone()
+            }
+            fn times(&self) -> $crate::kernel::resource::Times {
+                $crate::kernel::resource::Times {
+                    created_at: self.created_at,
+                    updated_at: self.updated_at,
+                    archived_at: self.archived_at,
+                }
+            }
+        }
+    };
+}
+
 /// When an object was created, last changed and archived (UTC microseconds).
 #[derive(Debug, Clone, Copy)]
 pub struct Times {
@@ -181,9 +208,9 @@ pub struct Times {
 
 /// The full API representation of a row: `id` first, then the fields, then the times.
 pub fn json_of<R: Resource>(row: &R::Row) -> Map<String, Value> {
-    let times = R::times(row);
+    let times = row.times();
     let mut map = Map::new();
-    map.insert("id".into(), Value::from(R::id(row)));
+    map.insert("id".into(), Value::from(row.id()));
     map.extend(R::to_json(row));
     map.insert("archived".into(), Value::Bool(times.archived_at.is_some()));
     map.insert(
@@ -313,20 +340,28 @@ impl ListQuery {
     }
 }
 
-/// One page of a list and the total number of matching objects.
+/// The SQL a list runs, with its arguments: the total, and one page.
+pub struct ListSql {
+    pub count: String,
+    pub count_args: Vec<Arg>,
+    pub page: String,
+    pub page_args: Vec<Arg>,
+}
+
+/// Builds the SQL of a list (pure: the benchmark prints its plans).
 ///
 /// Sort keys are columns of the object's own table (`t`), so the page is picked from that
 /// table alone (an index walk) and only its rows are joined ("deferred join"): deep pages do
 /// not join every row they skip.
-pub async fn list<R: Resource>(db: &Db, q: &ListQuery) -> Result<(Vec<R::Row>, i64), AppError> {
+pub fn list_sql<R: Resource>(backend: Backend, q: &ListQuery) -> ListSql {
     let mut conditions = vec![if q.archived {
         "t.archived_at IS NOT NULL".to_owned()
     } else {
         "t.archived_at IS NULL".to_owned()
     }];
-    let mut args = Vec::new();
+    let mut args: Vec<Arg> = Vec::new();
     if let Some(search) = &q.search {
-        match (db.backend(), R::SQLITE_SEARCH) {
+        match (backend, R::SQLITE_SEARCH) {
             // Trigrams need three characters; shorter terms scan.
             (Backend::Sqlite, Some(fts)) if search.chars().count() >= 3 => {
                 conditions.push(fts.to_owned());
@@ -343,46 +378,51 @@ pub async fn list<R: Resource>(db: &Db, q: &ListQuery) -> Result<(Vec<R::Row>, i
         conditions.push(format!("{column} = ${}", args.len()));
     }
     let where_clause = conditions.join(" AND ");
+    let (count, count_args) = if R::COUNTED && args.is_empty() && !q.archived {
+        (
+            "SELECT n FROM active_counts WHERE table_name = $1".to_owned(),
+            crate::args![R::TABLE],
+        )
+    } else {
+        (
+            format!("SELECT COUNT(*) FROM {} t WHERE {where_clause}", R::TABLE),
+            args.clone(),
+        )
+    };
     let sort_sql = R::COLUMNS
         .iter()
         .find(|c| c.key == q.sort)
         .and_then(|c| c.sort)
         .unwrap_or("t.id");
     let dir = if q.descending { "DESC" } else { "ASC" };
-    let total = if R::COUNTED && args.is_empty() && !q.archived {
-        db.fetch_i64(
-            "SELECT n FROM active_counts WHERE table_name = $1",
-            crate::args![R::TABLE],
-        )
-        .await?
-    } else {
-        db.fetch_i64(
-            &format!("SELECT COUNT(*) FROM {} t WHERE {where_clause}", R::TABLE),
-            args.clone(),
-        )
-        .await?
-    }
-    .unwrap_or(0);
+    let order = format!("{sort_sql} {dir}, t.id {dir}");
     let mut page_args = args;
     page_args.push(q.paging.per_page.into());
     page_args.push(q.paging.offset().into());
     let n = page_args.len();
-    let order = format!("{sort_sql} {dir}, t.id {dir}");
-    let rows = db
-        .fetch_all::<R::Row>(
-            &format!(
-                "SELECT {select} FROM {from} WHERE t.id IN (
-                     SELECT t.id FROM {table} t WHERE {where_clause} ORDER BY {order} LIMIT ${limit} OFFSET ${offset}
-                 ) ORDER BY {order}",
-                select = R::SELECT,
-                from = R::FROM,
-                table = R::TABLE,
-                limit = n - 1,
-                offset = n
-            ),
-            page_args,
-        )
-        .await?;
+    let page = format!(
+        "SELECT {select} FROM {from} WHERE t.id IN (
+             SELECT t.id FROM {table} t WHERE {where_clause} ORDER BY {order} LIMIT ${limit} OFFSET ${offset}
+         ) ORDER BY {order}",
+        select = R::SELECT,
+        from = R::FROM,
+        table = R::TABLE,
+        limit = n - 1,
+        offset = n
+    );
+    ListSql {
+        count,
+        count_args,
+        page,
+        page_args,
+    }
+}
+
+/// One page of a list and the total number of matching objects.
+pub async fn list<R: Resource>(db: &Db, q: &ListQuery) -> Result<(Vec<R::Row>, i64), AppError> {
+    let sql = list_sql::<R>(db.backend(), q);
+    let total = db.fetch_i64(&sql.count, sql.count_args).await?.unwrap_or(0);
+    let rows = db.fetch_all::<R::Row>(&sql.page, sql.page_args).await?;
     Ok((rows, total))
 }
 
@@ -495,7 +535,7 @@ pub async fn update<R: Resource>(
     let before_row = fetch_in::<R>(&mut tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if R::times(&before_row).archived_at.is_some() {
+    if before_row.times().archived_at.is_some() {
         return Err(AppError::Conflict(format!(
             "This {} is archived; restore it before changing it.",
             R::SINGULAR.to_lowercase()
@@ -545,7 +585,7 @@ pub async fn set_archived<R: Resource>(
     let row = fetch_in::<R>(&mut tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if R::times(&row).archived_at.is_some() != archive {
+    if row.times().archived_at.is_some() != archive {
         if archive {
             R::check_archive(&mut tx, id, actor).await?;
         }

@@ -2,8 +2,8 @@
 //! Activity and Audit Log tabs), edit, archive and restore.
 
 use super::{
-    FieldKind, FieldSpec, ListQuery, Related, Resource, create, fetch, json_of, list, set_archived,
-    update,
+    FieldKind, FieldSpec, ListQuery, ObjectRow, Related, Resource, create, fetch, json_of, list,
+    set_archived, update,
 };
 use crate::activity::{self, PostView};
 use crate::kernel::audit::{self, AuditEntry, show_value};
@@ -200,7 +200,7 @@ async fn list_page<R: Resource>(
         .map(|r| {
             let json = json_of::<R>(r);
             Row {
-                link: format!("{base}/{}", R::id(r)),
+                link: format!("{base}/{}", r.id()),
                 cells: R::COLUMNS
                     .iter()
                     .map(|c| column_cell::<R>(&json, c.key))
@@ -284,7 +284,7 @@ async fn export_csv<R: Resource>(
                 .iter()
                 .map(|c| csv_field(&column_cell::<R>(&json, c.key)))
                 .collect();
-            out.push_str(&format!("{},{}\r\n", R::id(r), cells.join(",")));
+            out.push_str(&format!("{},{}\r\n", r.id(), cells.join(",")));
         }
         let done = q.paging.page * q.paging.per_page;
         if rows.is_empty() || done >= total.min(MAX_EXPORT_ROWS) {
@@ -794,7 +794,7 @@ async fn detail_page<R: Resource>(
     } else {
         Vec::new()
     };
-    let times = R::times(&row);
+    let times = row.times();
     let archived_at = times.archived_at;
     let base = format!("/{}", R::PATH);
     Ok(page(&DetailPage {
@@ -802,7 +802,7 @@ async fn detail_page<R: Resource>(
         plural: R::PLURAL,
         singular: R::SINGULAR,
         id,
-        title: R::title(&row),
+        title: row.title(),
         archived: archived_at.is_some(),
         archived_when: archived_at.map(show_time).unwrap_or_default(),
         created: show_time(times.created_at),
