@@ -566,7 +566,7 @@ async fn new_page<R: Resource>(
 }
 
 /// Shows a write's validation errors on the form; other errors become error pages.
-async fn after_write<R: Resource>(
+async fn finish_write<R: Resource>(
     state: &AppState,
     staff: &Staff,
     id: Option<i64>,
@@ -602,7 +602,7 @@ async fn create_submit<R: Resource>(
 ) -> PageResult {
     let input = form_to_input(R::FIELDS, &form);
     let result = create::<R>(&state, Some(&staff.user), &input).await;
-    after_write::<R>(&state, &staff, None, &input, result, "created").await
+    finish_write::<R>(&state, &staff, None, &input, result, "created").await
 }
 
 async fn edit_page<R: Resource>(
@@ -631,7 +631,7 @@ async fn edit_submit<R: Resource>(
 ) -> PageResult {
     let input = form_to_input(R::FIELDS, &form);
     let result = update::<R>(&state, Some(&staff.user), id, &input).await;
-    after_write::<R>(&state, &staff, Some(id), &input, result, "saved").await
+    finish_write::<R>(&state, &staff, Some(id), &input, result, "saved").await
 }
 
 async fn archive_submit<R: Resource>(
