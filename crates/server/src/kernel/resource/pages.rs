@@ -59,15 +59,25 @@ pub fn routes<R: Resource>() -> Router<AppState> {
 /// A column heading with the link that sorts by it.
 pub struct Heading {
     pub label: &'static str,
+    /// Amounts and counts are right-aligned.
+    pub numeric: bool,
     pub sort_link: Option<String>,
     /// "ascending" / "descending" when the list is sorted by this column.
     pub sorted: Option<&'static str>,
 }
 
-/// A row of a list: the link to the object and the cells.
+/// A row of a list: the link to the object and the cells (with whether each is numeric).
 pub struct Row {
     pub link: String,
-    pub cells: Vec<String>,
+    pub cells: Vec<(String, bool)>,
+}
+
+/// Is this list column an amount or a count (shown right-aligned)?
+fn is_numeric<R: Resource>(key: &str) -> bool {
+    key.ends_with("_count")
+        || R::FIELDS
+            .iter()
+            .any(|f| f.name == key && matches!(f.kind, FieldKind::Money | FieldKind::Percent))
 }
 
 #[derive(Template)]
@@ -184,6 +194,7 @@ async fn list_page<R: Resource>(
             let is_current = c.key == q.sort;
             Heading {
                 label: c.label,
+                numeric: is_numeric::<R>(c.key),
                 sort_link: c
                     .sort
                     .map(|_| link_with(1, &sort_param(c.key, is_current && !q.descending))),
@@ -203,7 +214,7 @@ async fn list_page<R: Resource>(
                 link: format!("{base}/{}", r.id()),
                 cells: R::COLUMNS
                     .iter()
-                    .map(|c| column_cell::<R>(&json, c.key))
+                    .map(|c| (column_cell::<R>(&json, c.key), is_numeric::<R>(c.key)))
                     .collect(),
             }
         })
