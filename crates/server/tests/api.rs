@@ -839,6 +839,22 @@ both!(
             lines[1].ends_with(",\"'=Formula, \"\"Quoted\"\"\",csv.example,—,—,0"),
             "{csv}"
         );
+        // Archive and restore from the page, each with its message.
+        let id: i64 = lines[1]
+            .split(',')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("id");
+        let page = format!("/customers/{id}");
+        let (status, _, location) = browser.submit(&page, &format!("{page}/archive"), &[]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, html) = browser.get(&location.expect("back to the customer")).await;
+        assert!(html.contains("Customer archived: it no longer shows in lists."));
+        assert!(html.contains("Restore"));
+        let (status, _, _) = browser.submit(&page, &format!("{page}/restore"), &[]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, html) = browser.get(&page).await;
+        assert!(html.contains("Customer restored."));
         let (status, _) = browser.get("/customers/424242").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }

@@ -650,18 +650,7 @@ async fn archive_submit<R: Resource>(
     staff: Staff,
     PageId(id): PageId,
 ) -> PageResult {
-    set_archived::<R>(&state, &staff.user, id, true).await?;
-    let message = format!("{} archived: it no longer shows in lists.", R::SINGULAR);
-    set_flash(
-        &state.db,
-        &staff.session_hash,
-        Flash {
-            message,
-            secret: None,
-        },
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/{}/{id}", R::PATH)).into_response())
+    toggle_archived::<R>(&state, &staff, id, true).await
 }
 
 async fn restore_submit<R: Resource>(
@@ -669,8 +658,22 @@ async fn restore_submit<R: Resource>(
     staff: Staff,
     PageId(id): PageId,
 ) -> PageResult {
-    set_archived::<R>(&state, &staff.user, id, false).await?;
-    let message = format!("{} restored.", R::SINGULAR);
+    toggle_archived::<R>(&state, &staff, id, false).await
+}
+
+/// Archives or restores, then shows the object with a message saying what happened.
+async fn toggle_archived<R: Resource>(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    archive: bool,
+) -> PageResult {
+    set_archived::<R>(state, &staff.user, id, archive).await?;
+    let message = if archive {
+        format!("{} archived: it no longer shows in lists.", R::SINGULAR)
+    } else {
+        format!("{} restored.", R::SINGULAR)
+    };
     set_flash(
         &state.db,
         &staff.session_hash,
