@@ -272,8 +272,9 @@ pub async fn add_user(
     password: &str,
 ) -> Result<i64, AppError> {
     let hash = crate::kernel::auth::hash_password(password).await?;
-    let input = serde_json::json!({"email": email, "name": name, "is_admin": admin});
-    let input = input.as_object().cloned().unwrap_or_default();
+    let input = crate::kernel::web::into_map(
+        serde_json::json!({"email": email, "name": name, "is_admin": admin}),
+    );
     let written =
         crate::kernel::resource::create::<crate::employees::Employees>(state, None, &input).await?;
     state

@@ -6,10 +6,10 @@ use crate::contacts::Contacts;
 use crate::customers::Customers;
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{Resource, create, update};
-use crate::kernel::web::AppState;
+use crate::kernel::web::{AppState, into_map};
 use crate::legal_entities::LegalEntities;
 use crate::products::Products;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 pub const ADMIN_EMAIL: &str = "admin@accord.example";
 pub const ADMIN_PASSWORD: &str = "accord-demo-admin";
@@ -22,12 +22,8 @@ pub enum Outcome {
     AlreadyThere,
 }
 
-fn obj(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
-}
-
 async fn add<R: Resource>(state: &AppState, v: Value) -> Result<i64, AppError> {
-    Ok(create::<R>(state, None, &obj(v)).await?.id)
+    Ok(create::<R>(state, None, &into_map(v)).await?.id)
 }
 
 /// Loads the demo data unless its administrator already exists.
@@ -64,7 +60,7 @@ pub async fn load(state: &AppState) -> Result<Outcome, AppError> {
             state,
             None,
             id,
-            &obj(json!({"line_manager_id": admin})),
+            &into_map(json!({"line_manager_id": admin})),
         )
         .await?;
     }
@@ -116,7 +112,7 @@ pub async fn load(state: &AppState) -> Result<Outcome, AppError> {
                 state,
                 None,
                 customer,
-                &obj(json!({"invoice_contact_id": contact})),
+                &into_map(json!({"invoice_contact_id": contact})),
             )
             .await?;
         }
@@ -130,7 +126,7 @@ pub async fn load(state: &AppState) -> Result<Outcome, AppError> {
         )
         .await?
         .ok_or_else(|| AppError::Internal("demo contact missing".into()))?;
-    update::<Contacts>(state, None, jane, &obj(json!({"portal_access": true}))).await?;
+    update::<Contacts>(state, None, jane, &into_map(json!({"portal_access": true}))).await?;
     let hash = crate::kernel::auth::hash_password(PORTAL_PASSWORD).await?;
     db.execute(
         "UPDATE contacts SET password_hash = $1 WHERE id = $2",

@@ -9,6 +9,7 @@ use crate::kernel::error::AppError;
 use crate::kernel::resource::{
     Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, check_ref,
 };
+use crate::kernel::web::into_map;
 use accord_domain::FieldErrors;
 use accord_domain::contacts::ContactDraft;
 use serde_json::{Map, Value, json};
@@ -133,7 +134,7 @@ impl Resource for Contacts {
         ContactDraft::parse(input)
     }
     fn to_json(row: &ContactRow) -> Map<String, Value> {
-        let json = json!({
+        into_map(json!({
             "customer_id": row.customer_id,
             "customer_name": row.customer_name,
             "name": row.name,
@@ -141,8 +142,7 @@ impl Resource for Contacts {
             "phone": row.phone,
             "portal_access": row.portal_access,
             "has_password": row.has_password,
-        });
-        json.as_object().cloned().unwrap_or_default()
+        }))
     }
 
     async fn check(tx: &mut Tx, id: Option<i64>, draft: &ContactDraft) -> Result<(), AppError> {

@@ -6,6 +6,7 @@ use crate::kernel::error::AppError;
 use crate::kernel::resource::{
     Column, FieldKind, FieldSpec, ObjectType, RefSpec, Related, Resource, check_ref,
 };
+use crate::kernel::web::into_map;
 use accord_domain::FieldErrors;
 use accord_domain::customers::CustomerDraft;
 use serde_json::{Map, Value, json};
@@ -155,7 +156,7 @@ impl Resource for Customers {
     }
     fn to_json(row: &CustomerRow) -> Map<String, Value> {
         let domains: Vec<&str> = row.email_domains.split_whitespace().collect();
-        let json = json!({
+        into_map(json!({
             "name": row.name,
             "email_domains": domains,
             "legal_entity_id": row.legal_entity_id,
@@ -163,8 +164,7 @@ impl Resource for Customers {
             "invoice_contact_id": row.invoice_contact_id,
             "invoice_contact_name": row.invoice_contact_name,
             "contact_count": row.contact_count,
-        });
-        json.as_object().cloned().unwrap_or_default()
+        }))
     }
 
     async fn check(tx: &mut Tx, id: Option<i64>, draft: &CustomerDraft) -> Result<(), AppError> {

@@ -10,6 +10,7 @@ use crate::kernel::error::AppError;
 use crate::kernel::resource::{
     Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, check_ref,
 };
+use crate::kernel::web::into_map;
 use accord_domain::FieldErrors;
 use accord_domain::employees::{EmployeeDraft, creates_management_loop};
 use serde_json::{Map, Value, json};
@@ -118,15 +119,14 @@ impl Resource for Employees {
         EmployeeDraft::parse(input)
     }
     fn to_json(row: &EmployeeRow) -> Map<String, Value> {
-        let json = json!({
+        into_map(json!({
             "name": row.name,
             "email": row.email,
             "is_admin": row.is_admin,
             "line_manager_id": row.line_manager_id,
             "line_manager_name": row.line_manager_name,
             "has_password": row.has_password,
-        });
-        json.as_object().cloned().unwrap_or_default()
+        }))
     }
 
     async fn check(tx: &mut Tx, id: Option<i64>, d: &EmployeeDraft) -> Result<(), AppError> {

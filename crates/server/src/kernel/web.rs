@@ -237,6 +237,14 @@ pub fn int_param(
     }
 }
 
+/// The map inside a JSON object (built with `json!({...})`); anything else is empty.
+pub fn into_map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 /// A time stored as UTC microseconds, shown to people (UTC for now; user time zones later).
 pub fn show_time(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)

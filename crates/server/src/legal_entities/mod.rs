@@ -5,6 +5,7 @@ use crate::args;
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{Column, FieldKind, FieldSpec, ObjectType, Resource};
+use crate::kernel::web::into_map;
 use accord_domain::FieldErrors;
 use accord_domain::legal_entities::LegalEntityDraft;
 use accord_domain::money::Percent;
@@ -106,13 +107,12 @@ impl Resource for LegalEntities {
         LegalEntityDraft::parse(input)
     }
     fn to_json(row: &LegalEntityRow) -> Map<String, Value> {
-        let json = json!({
+        into_map(json!({
             "name": row.name,
             "currency": row.currency,
             "tax_rate": Percent(row.tax_rate).to_string(),
             "calculate_sale_price_using": row.calculate_sale_price_using,
-        });
-        json.as_object().cloned().unwrap_or_default()
+        }))
     }
 
     async fn check(_tx: &mut Tx, _id: Option<i64>, _d: &LegalEntityDraft) -> Result<(), AppError> {

@@ -4,6 +4,7 @@ use crate::args;
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{Column, FieldKind, FieldSpec, ObjectType, Resource};
+use crate::kernel::web::into_map;
 use accord_domain::FieldErrors;
 use accord_domain::money::Money;
 use accord_domain::products::ProductDraft;
@@ -102,13 +103,12 @@ impl Resource for Products {
         ProductDraft::parse(input)
     }
     fn to_json(row: &ProductRow) -> Map<String, Value> {
-        let json = json!({
+        into_map(json!({
             "name": row.name,
             "sku": row.sku,
             "unit_cost": row.unit_cost.map(|c| Money(c).to_string()),
             "unit_price": Money(row.unit_price).to_string(),
-        });
-        json.as_object().cloned().unwrap_or_default()
+        }))
     }
 
     async fn check(tx: &mut Tx, id: Option<i64>, d: &ProductDraft) -> Result<(), AppError> {
