@@ -867,7 +867,7 @@ async fn bench_state(
         seeded.finish.as_secs_f64(),
     );
 
-    let employee = accord::cli::add_user(
+    let employee = accord::employees::add_with_password(
         state,
         "bench@example.com",
         "Bench Runner",
@@ -875,7 +875,7 @@ async fn bench_state(
         "bench-password-123",
     )
     .await
-    .map_err(|e| anyhow!("{label}: add_user: {e}"))?;
+    .map_err(|e| anyhow!("{label}: add_with_password: {e}"))?;
     let mut tokens = Vec::with_capacity(s.tokens);
     for _ in 0..s.tokens {
         let token = accord::auth::create_api_token(&state.db, employee, "bench")

@@ -201,7 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = resolve(&cli.global, None, None)?;
             let state = crate::prepare(config).await?;
             let password = read_password()?;
-            let id = add_user(&state, &email, &name, admin, &password)
+            let id = crate::employees::add_with_password(&state, &email, &name, admin, &password)
                 .await
                 .map_err(describe)?;
             println!(
@@ -261,37 +261,6 @@ fn read_password() -> anyhow::Result<String> {
         );
     }
     Ok(password)
-}
-
-/// Adds an employee through the same validation as the UI, then sets the password.
-pub async fn add_user(
-    state: &AppState,
-    email: &str,
-    name: &str,
-    admin: bool,
-    password: &str,
-) -> Result<i64, AppError> {
-    let hash = crate::kernel::auth::hash_password(password).await?;
-    let input = crate::kernel::web::into_map(
-        serde_json::json!({"email": email, "name": name, "is_admin": admin}),
-    );
-    let written =
-        crate::kernel::resource::create::<crate::employees::Employees>(state, None, &input).await?;
-    state
-        .db
-        .execute(
-            "UPDATE employees SET password_hash = $1 WHERE id = $2",
-            crate::args![hash, written.id],
-        )
-        .await?;
-    state
-        .db
-        .execute(
-            "UPDATE invitations SET used_at = $1 WHERE principal_kind = 'employee' AND principal_id = $2",
-            crate::args![crate::kernel::db::now(), written.id],
-        )
-        .await?;
-    Ok(written.id)
 }
 
 fn print_demo(state: &AppState, outcome: crate::demo::Outcome) {

@@ -2,6 +2,7 @@
 //! loaded through the same validation as the UI. Loading twice adds nothing.
 
 use crate::args;
+use crate::auth::invitations;
 use crate::contacts::Contacts;
 use crate::customers::Customers;
 use crate::kernel::error::AppError;
@@ -42,7 +43,7 @@ pub async fn load(state: &AppState) -> Result<Outcome, AppError> {
     let uk = add::<LegalEntities>(state, json!({"name": "Accord Services Ltd", "currency": "GBP", "tax_rate": "20", "calculate_sale_price_using": "markup"})).await?;
     let de = add::<LegalEntities>(state, json!({"name": "Accord Services GmbH", "currency": "EUR", "tax_rate": "19", "calculate_sale_price_using": "gross_margin"})).await?;
 
-    let admin = crate::cli::add_user(
+    let admin = crate::employees::add_with_password(
         state,
         ADMIN_EMAIL,
         "Ada Administrator",
@@ -55,7 +56,9 @@ pub async fn load(state: &AppState) -> Result<Outcome, AppError> {
         ("cara@accord.example", "Cara Consultant"),
         ("dan@accord.example", "Dan Developer"),
     ] {
-        let id = crate::cli::add_user(state, email, name, false, "accord-demo-employee").await?;
+        let id =
+            crate::employees::add_with_password(state, email, name, false, "accord-demo-employee")
+                .await?;
         update::<crate::employees::Employees>(
             state,
             None,
@@ -128,16 +131,7 @@ pub async fn load(state: &AppState) -> Result<Outcome, AppError> {
         .ok_or_else(|| AppError::Internal("demo contact missing".into()))?;
     update::<Contacts>(state, None, jane, &into_map(json!({"portal_access": true}))).await?;
     let hash = crate::kernel::auth::hash_password(PORTAL_PASSWORD).await?;
-    db.execute(
-        "UPDATE contacts SET password_hash = $1 WHERE id = $2",
-        args![hash, jane],
-    )
-    .await?;
-    db.execute(
-        "UPDATE invitations SET used_at = $1 WHERE principal_kind = 'contact' AND principal_id = $2",
-        args![crate::kernel::db::now(), jane],
-    )
-    .await?;
+    invitations::set_password_hash(db, invitations::CONTACT, jane, &hash).await?;
 
     for (name, sku, cost, price) in [
         (

@@ -618,6 +618,16 @@ both!(
         .post("/api/v1/contacts", json!({"customer_id": acme, "name": "Jane", "email": "jane@acme.example", "portal_access": true}))
         .await;
         assert_eq!(status, StatusCode::CREATED, "{jane}");
+        // One login page for all: a portal login may not reuse an employee's e-mail.
+        app.employee("jane2@acme.example", "Jane Two", false).await;
+        let (status, body) = api
+            .post(
+                "/api/v1/contacts",
+                json!({"customer_id": acme, "name": "Jane Two", "email": "jane2@acme.example", "portal_access": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(problem_fields(&body), ["email"]);
         let invite = jane["invitation_url"]
             .as_str()
             .expect("invitation")

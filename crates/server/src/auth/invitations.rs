@@ -53,6 +53,53 @@ pub async fn revoke_access(tx: &mut Tx, kind: &str, id: i64) -> Result<(), AppEr
     Ok(())
 }
 
+/// Sets a password (already checked and hashed) without an invitation, voiding open ones:
+/// for the command line and demo data.
+pub async fn set_password_hash(db: &Db, kind: &str, id: i64, hash: &str) -> Result<(), AppError> {
+    let table = if kind == EMPLOYEE {
+        "employees"
+    } else {
+        "contacts"
+    };
+    let mut tx = db.begin().await?;
+    tx.execute(
+        &format!("UPDATE {table} SET password_hash = $1 WHERE id = $2"),
+        args![hash, id],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE invitations SET used_at = $1 WHERE principal_kind = $2 AND principal_id = $3 AND used_at IS NULL",
+        args![now(), kind, id],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Is `email` the login of anyone but `(kind, id)`? Employees and portal contacts share
+/// one login page, so a login e-mail must be unique across both.
+pub async fn login_email_taken(
+    tx: &mut Tx,
+    email: &str,
+    kind: &str,
+    id: Option<i64>,
+) -> Result<bool, AppError> {
+    let except = |k: &str| if k == kind { id.unwrap_or(0) } else { 0 };
+    let employee = tx
+        .fetch_i64(
+            "SELECT id FROM employees WHERE email = $1 AND id <> $2",
+            args![email, except(EMPLOYEE)],
+        )
+        .await?;
+    let contact = tx
+        .fetch_i64(
+            "SELECT id FROM contacts WHERE email = $1 AND portal_access AND id <> $2",
+            args![email, except(CONTACT)],
+        )
+        .await?;
+    Ok(employee.is_some() || contact.is_some())
+}
+
 /// Who an open invitation is for.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Invitee {

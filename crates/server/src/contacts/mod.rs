@@ -172,25 +172,13 @@ impl Resource for Contacts {
                 );
             }
         }
-        if let (true, Some(email)) = (draft.portal_access, &draft.email) {
-            let taken = tx
-                .fetch_i64(
-                    "SELECT id FROM contacts WHERE email = $1 AND portal_access AND id <> $2",
-                    args![email.as_str(), id.unwrap_or(0)],
-                )
-                .await?;
-            let employee = tx
-                .fetch_i64(
-                    "SELECT id FROM employees WHERE email = $1",
-                    args![email.as_str()],
-                )
-                .await?;
-            if taken.is_some() || employee.is_some() {
-                errors.add(
-                    "email",
-                    "Another portal user or an employee already logs in with this e-mail",
-                );
-            }
+        if let (true, Some(email)) = (draft.portal_access, &draft.email)
+            && invitations::login_email_taken(tx, email.as_str(), invitations::CONTACT, id).await?
+        {
+            errors.add(
+                "email",
+                "Another portal user or an employee already logs in with this e-mail",
+            );
         }
         errors.into_result(())?;
         Ok(())

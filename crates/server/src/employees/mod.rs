@@ -5,16 +5,45 @@ use crate::args;
 use crate::auth::invitations;
 use crate::config::Config;
 use crate::kernel::auth::EmployeeUser;
+use crate::kernel::auth::hash_password;
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
+use crate::kernel::resource::create;
 use crate::kernel::resource::{
     Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, check_ref,
 };
-use crate::kernel::web::into_map;
+use crate::kernel::web::{AppState, into_map};
 use accord_domain::FieldErrors;
 use accord_domain::employees::{EmployeeDraft, creates_management_loop};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+
+/// Active administrators other than `id`: Accord must keep at least one.
+async fn other_active_admins(tx: &mut Tx, id: i64) -> Result<i64, AppError> {
+    Ok(tx
+        .fetch_i64(
+            "SELECT COUNT(*) FROM employees WHERE is_admin AND archived_at IS NULL AND id <> $1",
+            args![id],
+        )
+        .await?
+        .unwrap_or(0))
+}
+
+/// Adds an employee through the same validation as the UI, with a password (checked first,
+/// so a weak one creates nothing): for the command line and demo data.
+pub async fn add_with_password(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    admin: bool,
+    password: &str,
+) -> Result<i64, AppError> {
+    let hash = hash_password(password).await?;
+    let input = into_map(json!({"email": email, "name": name, "is_admin": admin}));
+    let written = create::<Employees>(state, None, &input).await?;
+    invitations::set_password_hash(&state.db, invitations::EMPLOYEE, written.id, &hash).await?;
+    Ok(written.id)
+}
 
 /// The employee object type.
 pub struct Employees;
@@ -131,19 +160,7 @@ impl Resource for Employees {
 
     async fn check(tx: &mut Tx, id: Option<i64>, d: &EmployeeDraft) -> Result<(), AppError> {
         let mut errors = FieldErrors::new();
-        let taken = tx
-            .fetch_i64(
-                "SELECT id FROM employees WHERE email = $1 AND id <> $2",
-                args![d.email.as_str(), id.unwrap_or(0)],
-            )
-            .await?;
-        let portal = tx
-            .fetch_i64(
-                "SELECT id FROM contacts WHERE email = $1 AND portal_access",
-                args![d.email.as_str()],
-            )
-            .await?;
-        if taken.is_some() || portal.is_some() {
+        if invitations::login_email_taken(tx, d.email.as_str(), invitations::EMPLOYEE, id).await? {
             errors.add(
                 "email",
                 "Another employee or a portal user already logs in with this e-mail",
@@ -177,17 +194,10 @@ impl Resource for Employees {
                 );
             }
         }
-        if let (Some(id), false) = (id, d.is_admin) {
-            let other_admins = tx
-                .fetch_i64(
-                    "SELECT COUNT(*) FROM employees WHERE is_admin AND archived_at IS NULL AND id <> $1",
-                    args![id],
-                )
-                .await?
-                .unwrap_or(0);
-            if other_admins == 0 {
-                errors.add("is_admin", "Accord needs at least one administrator");
-            }
+        if let (Some(id), false) = (id, d.is_admin)
+            && other_active_admins(tx, id).await? == 0
+        {
+            errors.add("is_admin", "Accord needs at least one administrator");
         }
         errors.into_result(())?;
         Ok(())
@@ -223,13 +233,6 @@ impl Resource for Employees {
         if id == actor.id {
             return Err(AppError::Conflict("You cannot archive yourself.".into()));
         }
-        let other_admins = tx
-            .fetch_i64(
-                "SELECT COUNT(*) FROM employees WHERE is_admin AND archived_at IS NULL AND id <> $1",
-                args![id],
-            )
-            .await?
-            .unwrap_or(0);
         let is_admin = tx
             .fetch_i64(
                 "SELECT id FROM employees WHERE id = $1 AND is_admin",
@@ -237,7 +240,7 @@ impl Resource for Employees {
             )
             .await?
             .is_some();
-        if is_admin && other_admins == 0 {
+        if is_admin && other_active_admins(tx, id).await? == 0 {
             return Err(AppError::Conflict(
                 "Accord needs at least one administrator.".into(),
             ));

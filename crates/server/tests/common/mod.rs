@@ -101,9 +101,15 @@ impl TestApp {
 
     /// Adds an employee with a password and returns (id, API token).
     pub async fn employee(&self, email: &str, name: &str, admin: bool) -> (i64, String) {
-        let id = accord::cli::add_user(&self.state, email, name, admin, "a long test password")
-            .await
-            .expect("add user");
+        let id = accord::employees::add_with_password(
+            &self.state,
+            email,
+            name,
+            admin,
+            "a long test password",
+        )
+        .await
+        .expect("add user");
         let token = accord::auth::create_api_token(&self.state.db, id, "test")
             .await
             .expect("token");
