@@ -59,6 +59,8 @@ pub enum Via {
     Session {
         token_hash: String,
         csrf_token: String,
+        /// A message left for this request by the previous one (read with the session).
+        flash: Option<String>,
     },
     Token,
 }
@@ -180,13 +182,14 @@ struct SessionRow {
     principal_kind: String,
     principal_id: i64,
     csrf_token: String,
+    flash: Option<String>,
 }
 
 async fn resolve_session(db: &Db, token: &str) -> Result<Option<Auth>, AppError> {
     let token_hash = hash_token(token);
     let Some(row) = db
         .fetch_optional::<SessionRow>(
-            "SELECT principal_kind, principal_id, csrf_token FROM sessions
+            "SELECT principal_kind, principal_id, csrf_token, flash FROM sessions
              WHERE token_hash = $1 AND expires_at > $2",
             args![token_hash.clone(), now()],
         )
@@ -213,6 +216,7 @@ async fn resolve_session(db: &Db, token: &str) -> Result<Option<Auth>, AppError>
         via: Via::Session {
             token_hash,
             csrf_token: row.csrf_token,
+            flash: row.flash,
         },
     }))
 }
@@ -375,6 +379,8 @@ pub struct Staff {
     pub user: EmployeeUser,
     pub csrf: String,
     pub session_hash: String,
+    /// The stored flash message, if any (see [`super::web::take_flash`]).
+    pub flash: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Staff {
@@ -388,11 +394,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Staff {
                     Via::Session {
                         token_hash,
                         csrf_token,
+                        flash,
                     },
             }) => Ok(Staff {
                 user: user.clone(),
                 csrf: csrf_token.clone(),
                 session_hash: token_hash.clone(),
+                flash: flash.clone(),
             }),
             Some(Auth {
                 principal: Principal::Contact(_),

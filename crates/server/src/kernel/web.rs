@@ -40,27 +40,17 @@ pub async fn set_flash(db: &Db, session_hash: &str, flash: Flash) -> Result<(), 
     Ok(())
 }
 
-/// Takes (reads and clears) the caller's flash message.
-pub async fn take_flash(db: &Db, session_hash: &str) -> Result<Option<Flash>, AppError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        flash: Option<String>,
-    }
-    let row = db
-        .fetch_optional::<Row>(
-            "SELECT flash FROM sessions WHERE token_hash = $1",
-            args![session_hash],
-        )
-        .await?;
-    let Some(text) = row.and_then(|r| r.flash) else {
+/// Takes the caller's flash message: it came with the session; clear it only if there was one.
+pub async fn take_flash(db: &Db, staff: &Staff) -> Result<Option<Flash>, AppError> {
+    let Some(text) = &staff.flash else {
         return Ok(None);
     };
     db.execute(
         "UPDATE sessions SET flash = NULL WHERE token_hash = $1",
-        args![session_hash],
+        args![staff.session_hash.as_str()],
     )
     .await?;
-    Ok(serde_json::from_str(&text).ok())
+    Ok(serde_json::from_str(text).ok())
 }
 
 /// The frame around every employee page.
@@ -81,7 +71,7 @@ impl Shell {
         staff: &Staff,
         active: &'static str,
     ) -> Result<Self, AppError> {
-        let flash = take_flash(&state.db, &staff.session_hash).await?;
+        let flash = take_flash(&state.db, staff).await?;
         Ok(Shell {
             user_initials: initials(&staff.user.name),
             user_name: staff.user.name.clone(),
