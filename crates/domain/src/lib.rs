@@ -14,6 +14,7 @@ pub mod money;
 pub mod products;
 pub mod settings;
 pub mod text;
+pub mod two_factor;
 pub mod validation;
 
 pub use validation::{FieldError, FieldErrors};

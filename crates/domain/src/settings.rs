@@ -88,6 +88,13 @@ pub const CATALOGUE: &[SettingDef] = &[
         kind: SettingKind::Integer { min: 10, max: 200 },
         default: "50",
     },
+    SettingDef {
+        key: "require_2fa_for_administrators",
+        label: "Require 2FA For Administrators",
+        help: "Every administrator must set up two-factor authentication before doing anything else, and cannot disable it.",
+        kind: SettingKind::Bool,
+        default: "false",
+    },
 ];
 
 /// Looks a setting up by key.

@@ -829,6 +829,7 @@ async fn bench_backend(backend: Backend, url: String, s: &Settings) -> Result<Ba
         listen: "127.0.0.1:0".into(),
         database_url: url,
         public_url: "http://127.0.0.1".into(),
+        secret_key_file: std::env::temp_dir().join("accord-bench-secret.key"),
     };
     let state = accord::prepare(config.clone())
         .await

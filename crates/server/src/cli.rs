@@ -1,6 +1,8 @@
 //! The `accord` command line.
 
-use crate::config::{Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, FileConfig};
+use crate::config::{
+    Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_SECRET_KEY_FILE, FileConfig,
+};
 use crate::kernel::error::AppError;
 use crate::kernel::web::AppState;
 use clap::{Args, Parser, Subcommand};
@@ -24,7 +26,12 @@ pub struct GlobalArgs {
     /// Default: sqlite://accord.db in the current directory.
     #[arg(long, env = "ACCORD_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
-    /// Optional TOML configuration file (keys: listen, database_url, public_url, log_format).
+    /// The server key file that encrypts 2FA secrets at rest; made on first start if absent.
+    /// Default: accord-secret.key in the current directory. Keep it out of database backups.
+    #[arg(long, env = "ACCORD_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
+    /// Optional TOML configuration file (keys: listen, database_url, public_url, log_format,
+    /// secret_key_file).
     #[arg(long, env = "ACCORD_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Log format: "text" (default) or "json".
@@ -110,10 +117,16 @@ fn resolve(
     let public_url = public_url
         .or(file.public_url)
         .unwrap_or_else(|| format!("http://{listen}"));
+    let secret_key_file = global
+        .secret_key_file
+        .clone()
+        .or(file.secret_key_file)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SECRET_KEY_FILE));
     Ok(Config {
         listen,
         database_url,
         public_url,
+        secret_key_file,
     })
 }
 

@@ -9,6 +9,8 @@ use std::path::Path;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://accord.db";
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default server key file (made on first start): next to the default database.
+pub const DEFAULT_SECRET_KEY_FILE: &str = "accord-secret.key";
 
 /// Settings read from the config file; every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -18,6 +20,7 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub public_url: Option<String>,
     pub log_format: Option<String>,
+    pub secret_key_file: Option<std::path::PathBuf>,
 }
 
 impl FileConfig {
@@ -36,6 +39,8 @@ pub struct Config {
     pub database_url: String,
     /// The address people reach Accord at, for links in invitations and e-mails.
     pub public_url: String,
+    /// The file holding the key that encrypts secrets at rest (kept out of the database).
+    pub secret_key_file: std::path::PathBuf,
 }
 
 impl Config {

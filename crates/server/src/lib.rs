@@ -37,12 +37,14 @@ use tower_http::trace::TraceLayer;
 
 /// Connects to the database, brings the schema up to date and makes the shared state.
 pub async fn prepare(config: config::Config) -> anyhow::Result<AppState> {
+    let server_key = kernel::secrets::ServerKey::load_or_create(&config.secret_key_file)?;
     let db = kernel::db::Db::connect(&config.database_url).await?;
     db.migrate().await?;
     settings::sync_catalogue(&db).await?;
     Ok(AppState {
         db,
         config: Arc::new(config),
+        server_key,
     })
 }
 

@@ -6,4 +6,5 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod resource;
+pub mod secrets;
 pub mod web;

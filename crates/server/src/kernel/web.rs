@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// Encrypts secrets at rest (see [`super::secrets`]).
+    pub server_key: super::secrets::ServerKey,
 }
 
 /// A one-time message shown on the next page (after a redirect).

@@ -76,6 +76,7 @@ impl TestApp {
             listen: addr.to_string(),
             database_url,
             public_url: format!("http://{addr}"),
+            secret_key_file: dir.path().join("accord-secret.key"),
         };
         let state = accord::prepare(config).await.expect("prepare");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
