@@ -316,7 +316,10 @@ mod tests {
     fn base32_round_trips_and_matches_rfc_4648() {
         assert_eq!(base32_encode(b"foobar"), "MZXW6YTBOI");
         assert_eq!(base32_encode(b"f"), "MY");
-        assert_eq!(base32_decode("mzxw 6ytb oi======"), Some(b"foobar".to_vec()));
+        assert_eq!(
+            base32_decode("mzxw 6ytb oi======"),
+            Some(b"foobar".to_vec())
+        );
         assert_eq!(base32_decode("MZ1W"), None);
         let secret: Vec<u8> = (0..20).collect();
         assert_eq!(base32_decode(&base32_encode(&secret)), Some(secret));

@@ -2,7 +2,7 @@
 //!
 //! Rooms by feature (each holds its storage, routes and templates): `customers`, `contacts`,
 //! `employees`, `legal_entities`, `products`, `settings`, `activity`, `auth`, `portal`,
-//! `home`. The shared `kernel` holds the database, web shell, errors, authentication, the
+//! `home`, `two_factor`. The shared `kernel` holds the database, web shell, errors, authentication, the
 //! audit log and the generic object machinery. Pure rules live in the `accord-domain` crate.
 //! See ARCHITECTURE.md for the map.
 
@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod portal;
 pub mod products;
 pub mod settings;
+pub mod two_factor;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -66,6 +67,7 @@ pub fn app(state: AppState) -> Router {
         .merge(object::<products::Products>())
         .merge(settings::routes())
         .merge(auth::routes())
+        .merge(two_factor::routes())
         .merge(portal::routes())
         .merge(home::routes())
         .route("/api/openapi.json", get(openapi::handler))

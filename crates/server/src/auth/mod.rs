@@ -7,15 +7,18 @@ use crate::contacts::Contacts;
 use crate::employees::Employees;
 use crate::kernel::audit;
 use crate::kernel::auth::{
-    ApiStaff, Auth, CSRF_COOKIE, MaybeAuth, Principal, Staff, Via, cookie, create_session,
-    hash_token, random_token, session_cookie, verify_password,
+    ApiStaff, Auth, CSRF_COOKIE, MaybeAuth, NewSession, Principal, Staff, Stage, Via, cookie,
+    create_session, hash_token, random_token, session_cookie, verify_password,
 };
 use crate::kernel::db::{Db, now};
 use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::resource::ObjectType;
 use crate::kernel::resource::api::ApiId;
 use crate::kernel::resource::pages::PageId;
-use crate::kernel::web::{AppState, Flash, FormPairs, Shell, page, set_flash, show_time};
+use crate::kernel::web::{
+    AppState, Flash, FormPairs, JsonObject, Shell, page, set_flash, show_time,
+};
+use crate::two_factor;
 use askama::Template;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -47,6 +50,7 @@ pub fn routes() -> Router<AppState> {
             post(employee_invitation_submit),
         )
         .route("/api/v1/me", get(me_api))
+        .route("/api/v1/auth/login", post(login_api))
         .route(
             "/api/v1/contacts/{id}/invitation",
             post(contact_invitation_api),
@@ -86,7 +90,8 @@ fn set_csrf_cookie(response: &mut Response, csrf: &str) {
     }
 }
 
-fn home_of(principal: &Principal) -> &'static str {
+/// Where a logged-in user starts.
+pub fn home_of(principal: &Principal) -> &'static str {
     match principal {
         Principal::Employee(_) => "/",
         Principal::Contact(_) => "/portal",
@@ -116,65 +121,81 @@ async fn login_page(MaybeAuth(auth): MaybeAuth, headers: HeaderMap) -> Response 
 struct Credentials {
     kind: String,
     id: i64,
+    name: String,
+    is_admin: bool,
     password_hash: Option<String>,
 }
 
 async fn recent_failures(db: &Db, column: &str, value: &str) -> Result<i64, AppError> {
     Ok(db
         .fetch_i64(
-            &format!("SELECT COUNT(*) FROM login_attempts WHERE {column} = $1 AND NOT succeeded AND at > $2"),
+            &format!("SELECT COUNT(*) FROM login_attempts WHERE {column} = $1 AND factor = 'password' AND NOT succeeded AND at > $2"),
             args![value, now() - WINDOW_MINUTES * 60_000_000],
         )
         .await?
         .unwrap_or(0))
 }
 
-async fn login_submit(
-    State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    form: FormPairs,
-) -> PageResult {
-    let email = form.get("email").unwrap_or("").trim().to_lowercase();
-    let password = form.get("password").unwrap_or("");
-    let client_ip = client.ip().to_string();
-    let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or("").to_owned();
-    let refuse = |status: StatusCode, message: String| {
-        login_response(
-            status,
-            csrf.clone(),
-            false,
-            LoginPage {
-                csrf: csrf.clone(),
-                email: email.clone(),
-                error: Some(message),
-                notice: None,
-            },
-        )
-    };
-    if email.is_empty() || password.is_empty() || email.len() > 254 || password.len() > 1024 {
-        return Ok(refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Enter your e-mail address and password.".into(),
-        ));
+/// Why a password login was refused, with what the person is told.
+enum LoginRefused {
+    Missing,
+    Throttled,
+    Wrong,
+}
+
+impl LoginRefused {
+    fn status(&self) -> StatusCode {
+        match self {
+            LoginRefused::Missing => StatusCode::UNPROCESSABLE_ENTITY,
+            LoginRefused::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            LoginRefused::Wrong => StatusCode::UNAUTHORIZED,
+        }
     }
-    let by_email = recent_failures(&state.db, "email", &email).await?;
-    let by_client = recent_failures(&state.db, "client_ip", &client_ip).await?;
+
+    fn message(&self) -> String {
+        match self {
+            LoginRefused::Missing => "Enter your e-mail address and password.".into(),
+            LoginRefused::Throttled => {
+                format!("Too many failed attempts. Wait {WINDOW_MINUTES} minutes and try again.")
+            }
+            LoginRefused::Wrong => "That e-mail address and password do not match.".into(),
+        }
+    }
+}
+
+/// A correct password: the session opened for it, and how far it got.
+struct PasswordAccepted {
+    kind: &'static str,
+    session: NewSession,
+    stage: Stage,
+}
+
+/// The password step of every login (web form and JSON): throttling, checking, recording,
+/// and a session at the stage the account's 2FA asks for.
+async fn password_login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client_ip: &str,
+) -> Result<Result<PasswordAccepted, LoginRefused>, AppError> {
+    if email.is_empty() || password.is_empty() || email.len() > 254 || password.len() > 1024 {
+        return Ok(Err(LoginRefused::Missing));
+    }
+    let by_email = recent_failures(&state.db, "email", email).await?;
+    let by_client = recent_failures(&state.db, "client_ip", client_ip).await?;
     if by_email >= MAX_FAILURES_PER_EMAIL || by_client >= MAX_FAILURES_PER_CLIENT {
         tracing::warn!(%email, %client_ip, "login refused: too many failed attempts");
-        return Ok(refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many failed attempts. Wait {WINDOW_MINUTES} minutes and try again."),
-        ));
+        return Ok(Err(LoginRefused::Throttled));
     }
     let found = state
         .db
         .fetch_optional::<Credentials>(
-            "SELECT 'employee' AS kind, id, password_hash FROM employees WHERE email = $1 AND archived_at IS NULL
+            "SELECT 'employee' AS kind, id, name, is_admin, password_hash FROM employees
+             WHERE email = $1 AND archived_at IS NULL
              UNION ALL
-             SELECT 'contact' AS kind, id, password_hash FROM contacts
+             SELECT 'contact' AS kind, id, name, FALSE AS is_admin, password_hash FROM contacts
              WHERE email = $1 AND portal_access AND archived_at IS NULL",
-            args![email.clone()],
+            args![email],
         )
         .await?;
     let ok = verify_password(
@@ -186,7 +207,7 @@ async fn login_submit(
         .db
         .execute(
             "INSERT INTO login_attempts (email, client_ip, succeeded, at) VALUES ($1, $2, $3, $4)",
-            args![email.clone(), client_ip.clone(), ok, now()],
+            args![email, client_ip, ok, now()],
         )
         .await?;
     let Some(found) = found.filter(|_| ok) else {
@@ -194,23 +215,125 @@ async fn login_submit(
         // Each failure makes the next answer slower, up to two seconds.
         let delay = (by_email + 1).min(8) * 250;
         tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
-        return Ok(refuse(
-            StatusCode::UNAUTHORIZED,
-            "That e-mail address and password do not match.".into(),
-        ));
+        return Ok(Err(LoginRefused::Wrong));
     };
-    let token = create_session(&state.db, &found.kind, found.id).await?;
-    tracing::info!(%email, kind = %found.kind, "logged in");
-    let target = if found.kind == "contact" {
-        "/portal"
+    let kind = if found.kind == "contact" {
+        invitations::CONTACT
     } else {
-        "/"
+        invitations::EMPLOYEE
     };
-    let mut response = Redirect::to(target).into_response();
-    if let Ok(v) = session_cookie(&token, state.config.https()).parse() {
+    let account = two_factor::Account {
+        kind,
+        id: found.id,
+        email: email.to_owned(),
+        name: found.name,
+        is_admin: found.is_admin,
+    };
+    let stage = two_factor::stage_after_password(&state.db, &account).await?;
+    let session = create_session(&state.db, kind, found.id, stage).await?;
+    tracing::info!(%email, %kind, stage = stage.as_str(), "password accepted");
+    Ok(Ok(PasswordAccepted {
+        kind,
+        session,
+        stage,
+    }))
+}
+
+fn with_session_cookie(mut response: Response, state: &AppState, token: &str) -> Response {
+    if let Ok(v) = session_cookie(token, state.config.https()).parse() {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
-    Ok(response)
+    response
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: FormPairs,
+) -> PageResult {
+    let email = form.get("email").unwrap_or("").trim().to_lowercase();
+    let password = form.get("password").unwrap_or("");
+    let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or("").to_owned();
+    let accepted = match password_login(&state, &email, password, &client.ip().to_string()).await? {
+        Ok(accepted) => accepted,
+        Err(refused) => {
+            return Ok(login_response(
+                refused.status(),
+                csrf.clone(),
+                false,
+                LoginPage {
+                    csrf,
+                    email,
+                    error: Some(refused.message()),
+                    notice: None,
+                },
+            ));
+        }
+    };
+    let target = match (accepted.stage, accepted.kind) {
+        (Stage::Full, invitations::CONTACT) => "/portal",
+        (stage, _) => stage.page(),
+    };
+    Ok(with_session_cookie(
+        Redirect::to(target).into_response(),
+        &state,
+        &accepted.session.token,
+    ))
+}
+
+/// `POST /api/v1/auth/login {email, password}`: the JSON login for non-browser clients (the
+/// Outlook add-in). Answers `{"status": "ok" | "totp_required" | "enrolment_required",
+/// "csrf_token"}` with the session cookie; the next step is `POST /api/v1/auth/totp` or the
+/// enrolment under `/api/v1/me/2fa`.
+async fn login_api(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let mut errors = accord_domain::FieldErrors::new();
+    for key in body
+        .keys()
+        .filter(|k| !["email", "password"].contains(&k.as_str()))
+    {
+        errors.add(key, "is not a field of a login");
+    }
+    let text = |key: &str, errors: &mut accord_domain::FieldErrors| match body.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            errors.add(key, "is required");
+            String::new()
+        }
+        Some(_) => {
+            errors.add(key, "must be a text string");
+            String::new()
+        }
+    };
+    let email = text("email", &mut errors).trim().to_lowercase();
+    let password = text("password", &mut errors);
+    errors.into_result(())?;
+    let accepted = match password_login(&state, &email, &password, &client.ip().to_string()).await?
+    {
+        Ok(accepted) => accepted,
+        Err(LoginRefused::Throttled) => {
+            return Err(AppError::TooManyRequests {
+                retry_after_secs: (WINDOW_MINUTES * 60) as u64,
+            }
+            .into());
+        }
+        // Missing fields were answered above as field errors.
+        Err(_) => return Err(AppError::BadCredentials.into()),
+    };
+    let status = match accepted.stage {
+        Stage::Full => "ok",
+        Stage::Code => "totp_required",
+        Stage::Enrolment => "enrolment_required",
+    };
+    Ok(with_session_cookie(
+        Json(json!({"status": status, "csrf_token": accepted.session.csrf_token})).into_response(),
+        &state,
+        &accepted.session.token,
+    ))
 }
 
 async fn logout(State(state): State<AppState>, MaybeAuth(auth): MaybeAuth) -> PageResult {
@@ -352,6 +475,8 @@ struct ProfilePage {
     email: String,
     is_admin: bool,
     tokens: Vec<TokenView>,
+    two_factor: two_factor::TwoFactorView,
+    csrf: String,
 }
 
 async fn profile_page(State(state): State<AppState>, staff: Staff) -> PageResult {
@@ -371,7 +496,10 @@ async fn profile_page(State(state): State<AppState>, staff: Staff) -> PageResult
             last_used: t.last_used_at.map_or_else(|| "never".into(), show_time),
         })
         .collect();
+    let account = two_factor::Account::from(&Principal::Employee(staff.user.clone()));
     Ok(page(&ProfilePage {
+        two_factor: two_factor::view_of(&state, &account).await?,
+        csrf: staff.csrf.clone(),
         shell: Shell::new(&state, &staff, "profile").await?,
         name: staff.user.name.clone(),
         email: staff.user.email.clone(),

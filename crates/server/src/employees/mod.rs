@@ -4,8 +4,8 @@
 use crate::args;
 use crate::auth::invitations;
 use crate::config::Config;
-use crate::kernel::auth::EmployeeUser;
 use crate::kernel::auth::hash_password;
+use crate::kernel::auth::{EmployeeUser, Staff};
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
 use crate::kernel::resource::create;
@@ -15,6 +15,7 @@ use crate::kernel::resource::{
 use crate::kernel::web::{AppState, into_map};
 use accord_domain::FieldErrors;
 use accord_domain::employees::{EmployeeDraft, creates_management_loop};
+use accord_domain::two_factor::{TwoFactorMode, effective_mode};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -63,6 +64,9 @@ pub struct EmployeeRow {
     pub line_manager_id: Option<i64>,
     pub line_manager_name: Option<String>,
     pub has_password: bool,
+    pub two_factor_mode: Option<String>,
+    pub two_factor_enrolled: bool,
+    pub admins_need_2fa: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub archived_at: Option<i64>,
@@ -73,9 +77,12 @@ crate::object_row!(EmployeeRow);
 impl Resource for Employees {
     const PLURAL: &'static str = "Employees";
     const NAV: &'static str = "employees";
-    const FROM: &'static str = "employees t LEFT JOIN employees m ON m.id = t.line_manager_id";
+    const FROM: &'static str = "employees t LEFT JOIN employees m ON m.id = t.line_manager_id
+        LEFT JOIN two_factor f ON f.principal_kind = 'employee' AND f.principal_id = t.id";
     const SELECT: &'static str = "t.id, t.name, t.email, t.is_admin, t.line_manager_id,
         m.name AS line_manager_name, (t.password_hash IS NOT NULL) AS has_password,
+        f.mode AS two_factor_mode, (f.secret IS NOT NULL) AS two_factor_enrolled,
+        (SELECT value FROM settings WHERE key = 'require_2fa_for_administrators') AS admins_need_2fa,
         t.created_at, t.updated_at, t.archived_at";
     const SEARCH: &'static str =
         "(LOWER(t.name) LIKE $1 ESCAPE '\\' OR t.email LIKE $1 ESCAPE '\\')";
@@ -137,9 +144,20 @@ impl Resource for Employees {
             key: "line_manager_name",
             sort: None,
         },
+        Column {
+            label: "2FA",
+            key: "two_factor",
+            sort: None,
+        },
     ];
     const ACTIONS: &'static [(&'static str, &'static str)] =
         &[("New invitation link", "invitation")];
+    const BULK_ACTIONS: &'static [(&'static str, &'static str)] = &[
+        ("Enable 2FA", "bulk/2fa/enabled"),
+        ("Requires 2FA", "bulk/2fa/required"),
+        ("Turn off 2FA", "bulk/2fa/off"),
+        ("Reset 2FA", "bulk/2fa/reset"),
+    ];
 
     type Row = EmployeeRow;
     type Draft = EmployeeDraft;
@@ -148,6 +166,16 @@ impl Resource for Employees {
         EmployeeDraft::parse(input)
     }
     fn to_json(row: &EmployeeRow) -> Map<String, Value> {
+        let own = row
+            .two_factor_mode
+            .as_deref()
+            .and_then(TwoFactorMode::parse)
+            .unwrap_or(TwoFactorMode::Off);
+        let mode = effective_mode(
+            own,
+            row.is_admin,
+            row.admins_need_2fa.as_deref() == Some("true"),
+        );
         into_map(json!({
             "name": row.name,
             "email": row.email,
@@ -155,6 +183,9 @@ impl Resource for Employees {
             "line_manager_id": row.line_manager_id,
             "line_manager_name": row.line_manager_name,
             "has_password": row.has_password,
+            "two_factor_mode": mode.as_str(),
+            "two_factor_enrolled": row.two_factor_enrolled,
+            "two_factor": crate::two_factor::summary(mode, row.two_factor_enrolled),
         }))
     }
 
@@ -246,6 +277,16 @@ impl Resource for Employees {
             ));
         }
         Ok(())
+    }
+
+    async fn detail_sections(
+        state: &AppState,
+        id: i64,
+        viewer: &Staff,
+    ) -> Result<Vec<String>, AppError> {
+        Ok(vec![
+            crate::two_factor::employee_section(state, id, viewer).await?,
+        ])
     }
 
     async fn after_write(

@@ -20,6 +20,52 @@ pub async fn record(
     changes: Map<String, Value>,
     actor: Actor<'_>,
 ) -> Result<(), AppError> {
+    insert(
+        tx,
+        object_type,
+        object_id,
+        action,
+        changes,
+        actor.map(|a| ("employee", a.id)),
+        actor.map_or("System", |a| a.name.as_str()),
+    )
+    .await
+}
+
+/// Records one entry made by someone who is not necessarily an employee (a portal contact
+/// acting on their own account): `actor_kind` is `"employee"` or `"contact"`.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_by(
+    tx: &mut Tx,
+    object_type: &str,
+    object_id: i64,
+    action: &str,
+    changes: Map<String, Value>,
+    actor_kind: &str,
+    actor_id: i64,
+    actor_name: &str,
+) -> Result<(), AppError> {
+    insert(
+        tx,
+        object_type,
+        object_id,
+        action,
+        changes,
+        Some((actor_kind, actor_id)),
+        actor_name,
+    )
+    .await
+}
+
+async fn insert(
+    tx: &mut Tx,
+    object_type: &str,
+    object_id: i64,
+    action: &str,
+    changes: Map<String, Value>,
+    actor: Option<(&str, i64)>,
+    actor_name: &str,
+) -> Result<(), AppError> {
     tx.execute(
         "INSERT INTO audit_log (object_type, object_id, action, changes, actor_kind, actor_id, actor_name, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -28,9 +74,9 @@ pub async fn record(
             object_id,
             action,
             Value::Object(changes).to_string(),
-            actor.map(|_| "employee"),
-            actor.map(|a| a.id),
-            actor.map_or_else(|| "System".to_owned(), |a| a.name.clone()),
+            actor.map(|(kind, _)| kind),
+            actor.map(|(_, id)| id),
+            actor_name,
             now()
         ],
     )

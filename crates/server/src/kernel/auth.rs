@@ -53,6 +53,111 @@ pub enum Principal {
     Contact(ContactUser),
 }
 
+impl Principal {
+    /// `"employee"` or `"contact"`, as stored in sessions and 2FA rows.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Principal::Employee(_) => "employee",
+            Principal::Contact(_) => "contact",
+        }
+    }
+
+    pub fn id(&self) -> i64 {
+        match self {
+            Principal::Employee(u) => u.id,
+            Principal::Contact(c) => c.id,
+        }
+    }
+
+    pub fn email(&self) -> &str {
+        match self {
+            Principal::Employee(u) => &u.email,
+            Principal::Contact(c) => &c.email,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Principal::Employee(u) if u.is_admin)
+    }
+}
+
+/// How far a session's login got. Only [`Stage::Full`] sessions reach pages and the API;
+/// the others reach just the step they stopped at (and log out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Full,
+    /// The password was right; a 2FA code (or recovery code) is next.
+    Code,
+    /// The password was right; the user must set up 2FA first.
+    Enrolment,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Full => "full",
+            Stage::Code => "code",
+            Stage::Enrolment => "enrol",
+        }
+    }
+
+    fn parse(text: &str) -> Stage {
+        match text {
+            "full" => Stage::Full,
+            "enrol" => Stage::Enrolment,
+            // Anything unexpected is treated as unfinished, never as logged in.
+            _ => Stage::Code,
+        }
+    }
+
+    /// The page where this step is done.
+    pub fn page(self) -> &'static str {
+        match self {
+            Stage::Full => "/",
+            Stage::Code => "/login/2fa",
+            Stage::Enrolment => "/2fa/enrol",
+        }
+    }
+
+    /// What a person is told when they try to go elsewhere first.
+    pub fn message(self) -> &'static str {
+        match self {
+            Stage::Full => "You are logged in.",
+            Stage::Code => {
+                "Finish logging in first: enter the code from your authenticator app (POST /api/v1/auth/totp)."
+            }
+            Stage::Enrolment => {
+                "Finish logging in first: set up two-factor authentication (POST /api/v1/me/2fa/enrol, then /api/v1/me/2fa/confirm)."
+            }
+        }
+    }
+
+    /// Whether a session at this stage may make this request.
+    fn allows(self, method: &Method, path: &str) -> bool {
+        // Logging in again (as someone else) is always possible.
+        const ALWAYS: &[&str] = &[
+            "/logout",
+            "/healthz",
+            "/static/app.css",
+            "/api/v1/auth/login",
+        ];
+        if self == Stage::Full || ALWAYS.contains(&path) {
+            return true;
+        }
+        let own: &[&str] = match self {
+            Stage::Code => &["/login/2fa", "/api/v1/auth/totp"],
+            Stage::Enrolment => &[
+                "/2fa/enrol",
+                "/api/v1/me/2fa",
+                "/api/v1/me/2fa/enrol",
+                "/api/v1/me/2fa/confirm",
+            ],
+            Stage::Full => &[],
+        };
+        own.contains(&path) && matches!(*method, Method::GET | Method::POST | Method::HEAD)
+    }
+}
+
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
 pub enum Via {
@@ -70,6 +175,8 @@ pub enum Via {
 pub struct Auth {
     pub principal: Principal,
     pub via: Via,
+    /// Always [`Stage::Full`] for bearer tokens: 2FA does not apply to them.
+    pub stage: Stage,
 }
 
 impl Auth {
@@ -141,17 +248,41 @@ pub async fn verify_password(password: &str, hash: Option<String>) -> bool {
     .unwrap_or(false)
 }
 
-/// Opens a session for `principal` and returns the cookie token.
-pub async fn create_session(db: &Db, kind: &str, principal_id: i64) -> Result<String, AppError> {
+/// A session just opened.
+pub struct NewSession {
+    /// The cookie value (only its hash is stored).
+    pub token: String,
+    /// What forms and scripts must echo on state-changing requests.
+    pub csrf_token: String,
+}
+
+/// Opens a session for a principal that got as far as `stage` in logging in.
+pub async fn create_session(
+    db: &Db,
+    kind: &str,
+    principal_id: i64,
+    stage: Stage,
+) -> Result<NewSession, AppError> {
     let token = random_token();
+    let csrf_token = random_token();
     let at = now();
     db.execute(
-        "INSERT INTO sessions (token_hash, principal_kind, principal_id, csrf_token, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        args![hash_token(&token), kind, principal_id, random_token(), at, at + SESSION_DAYS * 86_400_000_000],
+        "INSERT INTO sessions (token_hash, principal_kind, principal_id, csrf_token, created_at, expires_at, stage)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![hash_token(&token), kind, principal_id, csrf_token.clone(), at, at + SESSION_DAYS * 86_400_000_000, stage.as_str()],
     )
     .await?;
-    Ok(token)
+    Ok(NewSession { token, csrf_token })
+}
+
+/// Marks a session's login as finished (after its second step).
+pub async fn complete_session(db: &Db, token_hash: &str) -> Result<(), AppError> {
+    db.execute(
+        "UPDATE sessions SET stage = 'full' WHERE token_hash = $1",
+        args![token_hash],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The `Set-Cookie` value for a session token (empty token: delete the cookie).
@@ -183,14 +314,24 @@ struct SessionRow {
     principal_id: i64,
     csrf_token: String,
     flash: Option<String>,
+    stage: String,
+    two_factor_mode: Option<String>,
+    two_factor_enrolled: bool,
+    admins_need_2fa: Option<String>,
 }
 
 async fn resolve_session(db: &Db, token: &str) -> Result<Option<Auth>, AppError> {
     let token_hash = hash_token(token);
+    // The 2FA state comes with the session, so an administrator's "Requires 2FA" (or the
+    // system default for administrators) stops an unenrolled user's open sessions at once.
     let Some(row) = db
         .fetch_optional::<SessionRow>(
-            "SELECT principal_kind, principal_id, csrf_token, flash FROM sessions
-             WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT s.principal_kind, s.principal_id, s.csrf_token, s.flash, s.stage,
+                    t.mode AS two_factor_mode, (t.secret IS NOT NULL) AS two_factor_enrolled,
+                    (SELECT value FROM settings WHERE key = 'require_2fa_for_administrators') AS admins_need_2fa
+             FROM sessions s
+             LEFT JOIN two_factor t ON t.principal_kind = s.principal_kind AND t.principal_id = s.principal_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
             args![token_hash.clone(), now()],
         )
         .await?
@@ -211,13 +352,31 @@ async fn resolve_session(db: &Db, token: &str) -> Result<Option<Auth>, AppError>
             .map(Principal::Contact),
         _ => None,
     };
-    Ok(principal.map(|principal| Auth {
-        principal,
-        via: Via::Session {
-            token_hash,
-            csrf_token: row.csrf_token,
-            flash: row.flash,
-        },
+    Ok(principal.map(|principal| {
+        use accord_domain::two_factor::{TwoFactorMode, effective_mode};
+        let own = row
+            .two_factor_mode
+            .as_deref()
+            .and_then(TwoFactorMode::parse)
+            .unwrap_or(TwoFactorMode::Off);
+        let mode = effective_mode(
+            own,
+            principal.is_admin(),
+            row.admins_need_2fa.as_deref() == Some("true"),
+        );
+        let mut stage = Stage::parse(&row.stage);
+        if stage == Stage::Full && mode == TwoFactorMode::Required && !row.two_factor_enrolled {
+            stage = Stage::Enrolment;
+        }
+        Auth {
+            principal,
+            via: Via::Session {
+                token_hash,
+                csrf_token: row.csrf_token,
+                flash: row.flash,
+            },
+            stage,
+        }
     }))
 }
 
@@ -270,6 +429,7 @@ async fn resolve_bearer(db: &Db, token: &str) -> Result<Option<Auth>, AppError> 
             is_admin: owner.is_admin,
         }),
         via: Via::Token,
+        stage: Stage::Full,
     }))
 }
 
@@ -302,6 +462,17 @@ async fn authenticate(state: &AppState, mut request: Request) -> Result<Request,
     }
     .map_err(|e| super::error::PageError(e).into_response())?;
 
+    if let Some(a) = &auth
+        && !a.stage.allows(request.method(), request.uri().path())
+    {
+        let err = AppError::SecondStepPending(a.stage);
+        return Err(if is_api {
+            super::error::ApiError(err).into_response()
+        } else {
+            super::error::PageError(err).into_response()
+        });
+    }
+
     if is_unsafe(request.method()) && bearer.is_none() {
         // The token a form or script must echo: the session's, or before login the
         // double-submit cookie's. An API call with neither is refused later as 401.
@@ -309,7 +480,10 @@ async fn authenticate(state: &AppState, mut request: Request) -> Result<Request,
             Some(a) => Some(a.csrf_token().to_owned()),
             None => cookie(request.headers(), CSRF_COOKIE).map(str::to_owned),
         };
-        if !(is_api && auth.is_none()) {
+        // The JSON login needs no CSRF token even with an old session cookie: it takes only
+        // `application/json`, which no cross-site form can send.
+        let json_login = request.uri().path() == "/api/v1/auth/login";
+        if !(json_login || is_api && auth.is_none()) {
             let (request2, provided) = csrf_from_request(request).await?;
             request = request2;
             let ok =
@@ -367,7 +541,13 @@ async fn csrf_from_request(request: Request) -> Result<(Request, Option<String>)
     Ok((Request::from_parts(parts, Body::from(bytes)), token))
 }
 
+/// The caller of a fully logged-in request (a session that stopped before its second step
+/// counts as no caller: the middleware lets it reach only that step).
 fn auth_of(parts: &Parts) -> Option<&Auth> {
+    any_auth_of(parts).filter(|a| a.stage == Stage::Full)
+}
+
+fn any_auth_of(parts: &Parts) -> Option<&Auth> {
     parts
         .extensions
         .get::<Option<Auth>>()
@@ -396,6 +576,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Staff {
                         csrf_token,
                         flash,
                     },
+                ..
             }) => Ok(Staff {
                 user: user.clone(),
                 csrf: csrf_token.clone(),
@@ -448,6 +629,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PortalUser {
             Some(Auth {
                 principal: Principal::Contact(contact),
                 via: Via::Session { csrf_token, .. },
+                ..
             }) => Ok(PortalUser {
                 contact: contact.clone(),
                 csrf: csrf_token.clone(),
@@ -461,14 +643,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PortalUser {
     }
 }
 
-/// Whoever is calling, if anyone (for the login page and the home redirect).
+/// Whoever is calling, if anyone, at whatever stage of logging in (for the login pages, the
+/// 2FA steps and logging out).
 pub struct MaybeAuth(pub Option<Auth>);
 
 impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(MaybeAuth(auth_of(parts).cloned()))
+        Ok(MaybeAuth(any_auth_of(parts).cloned()))
     }
 }
 

@@ -24,6 +24,11 @@ pub enum AppError {
     Forbidden(String),
     #[error("authentication required")]
     Unauthorized,
+    #[error("That e-mail address and password do not match.")]
+    BadCredentials,
+    /// The password was right but the login's second step is not done yet.
+    #[error("{}", .0.message())]
+    SecondStepPending(super::auth::Stage),
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("database error: {0}")]
@@ -46,7 +51,9 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized | AppError::BadCredentials | AppError::SecondStepPending(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -135,8 +142,12 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let err = self.0;
         err.log();
-        if matches!(err, AppError::Unauthorized) {
-            return Redirect::to("/login").into_response();
+        match err {
+            AppError::Unauthorized => return Redirect::to("/login").into_response(),
+            AppError::SecondStepPending(stage) => {
+                return Redirect::to(stage.page()).into_response();
+            }
+            _ => {}
         }
         let status = err.status();
         let page = super::web::ErrorPage {

@@ -38,6 +38,7 @@ struct PortalHome {
     customer: String,
     domains: String,
     contacts: Vec<ContactView>,
+    two_factor: crate::two_factor::TwoFactorView,
 }
 
 #[derive(Template)]
@@ -70,7 +71,11 @@ async fn home(State(state): State<AppState>, user: PortalUser) -> PageResult {
             args![user.contact.customer_id],
         )
         .await?;
+    let account = crate::two_factor::Account::from(&crate::kernel::auth::Principal::Contact(
+        user.contact.clone(),
+    ));
     Ok(page(&PortalHome {
+        two_factor: crate::two_factor::view_of(&state, &account).await?,
         me: user.contact.name.clone(),
         csrf: user.csrf.clone(),
         customer: customer.name,

@@ -4,7 +4,7 @@
 //! for every change. A room implements [`Resource`] for its object; this module does the rest.
 
 use super::audit::{self, Actor};
-use super::auth::EmployeeUser;
+use super::auth::{EmployeeUser, Staff};
 use super::db::{Arg, Backend, Db, Record, Tx, is_unique_violation, like_contains, now};
 use super::error::AppError;
 use super::web::{AppState, Paging, api_time, api_time_opt, int_param};
@@ -114,6 +114,9 @@ pub trait Resource: ObjectType {
     const COLUMNS: &'static [Column];
     /// Extra buttons on the detail page: (label, path after `/{PATH}/{id}/`), POSTed.
     const ACTIONS: &'static [(&'static str, &'static str)] = &[];
+    /// Buttons acting on the rows ticked in the list: (label, path after `/{PATH}/`),
+    /// POSTed with the ticked ids as `ids`. Their routes belong to the room that owns them.
+    const BULK_ACTIONS: &'static [(&'static str, &'static str)] = &[];
 
     type Row: Record + ObjectRow;
     type Draft: Send + Sync;
@@ -164,6 +167,16 @@ pub trait Resource: ObjectType {
 
     /// Related lists for the detail page.
     fn related(_db: &Db, _id: i64) -> impl Future<Output = Result<Vec<Related>, AppError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// Extra sections of the detail page's Details tab, rendered by the room that owns them
+    /// (e.g. an employee's two-factor authentication).
+    fn detail_sections(
+        _state: &AppState,
+        _id: i64,
+        _viewer: &Staff,
+    ) -> impl Future<Output = Result<Vec<String>, AppError>> + Send {
         async { Ok(Vec::new()) }
     }
 }

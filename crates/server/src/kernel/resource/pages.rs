@@ -68,6 +68,7 @@ pub struct Heading {
 
 /// A row of a list: the link to the object and the cells (with whether each is numeric).
 pub struct Row {
+    pub id: i64,
     pub link: String,
     pub cells: Vec<(String, bool)>,
 }
@@ -100,6 +101,8 @@ struct ListPage {
     next_link: Option<String>,
     export_link: String,
     can_write: bool,
+    /// (label, URL) of buttons acting on the ticked rows; none: no tick boxes.
+    bulk_actions: Vec<(&'static str, String)>,
 }
 
 fn query_link(base: &str, params: &[(&str, String)]) -> String {
@@ -211,6 +214,7 @@ async fn list_page<R: Resource>(
         .map(|r| {
             let json = json_of::<R>(r);
             Row {
+                id: r.id(),
                 link: format!("{base}/{}", r.id()),
                 cells: R::COLUMNS
                     .iter()
@@ -246,6 +250,14 @@ async fn list_page<R: Resource>(
         prev_link: (page_no > 1).then(|| link_with(page_no - 1, &current_sort)),
         next_link: (page_no < pages).then(|| link_with(page_no + 1, &current_sort)),
         can_write: !R::ADMIN_WRITES || staff.user.is_admin,
+        bulk_actions: if (!R::ADMIN_WRITES || staff.user.is_admin) && !q.archived {
+            R::BULK_ACTIONS
+                .iter()
+                .map(|(label, path)| (*label, format!("{base}/{path}")))
+                .collect()
+        } else {
+            Vec::new()
+        },
         base,
     }))
 }
@@ -749,6 +761,8 @@ struct DetailPage {
     audit_total: i64,
     can_write: bool,
     actions: Vec<(&'static str, String)>,
+    /// Rendered by the room that owns them (see [`Resource::detail_sections`]).
+    sections: Vec<String>,
 }
 
 async fn detail_page<R: Resource>(
@@ -803,10 +817,13 @@ async fn detail_page<R: Resource>(
         }
         _ => (Vec::new(), Vec::new(), Vec::new(), 0),
     };
-    let related = if tab == "details" {
-        R::related(&state.db, id).await?
+    let (related, sections) = if tab == "details" {
+        (
+            R::related(&state.db, id).await?,
+            R::detail_sections(&state, id, &staff).await?,
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let times = row.times();
     let archived_at = times.archived_at;
@@ -833,6 +850,7 @@ async fn detail_page<R: Resource>(
             .iter()
             .map(|(label, path)| (*label, format!("{base}/{id}/{path}")))
             .collect(),
+        sections,
         base,
     }))
 }
