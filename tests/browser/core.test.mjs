@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ADMIN,
+  checkedPage,
   clearFailureScreenshots,
   DESKTOP,
   PHONE,
@@ -31,34 +32,8 @@ let browser;
 /** A name no other test (or earlier run) uses. */
 const unique = (prefix) => `${prefix} ${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 
-/**
- * Runs `fn` with a fresh page; on failure saves test-results/browser/FAILED-core-<label>.png, and always
- * checks that the page did not try to reach anything but 127.0.0.1 and got no 5xx answers.
- */
-async function withPage(label, fn, { viewport = DESKTOP } = {}) {
-  const page = await newPage(browser, { viewport });
-  const serverErrors = [];
-  const pageErrors = [];
-  page.on('response', (r) => {
-    if (r.status() >= 500) serverErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
-  });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  try {
-    await fn(page);
-    assert.deepEqual(page.blockedRequests, [], 'the page tried to reach hosts other than 127.0.0.1');
-    assert.deepEqual(serverErrors, [], 'the server answered with 5xx');
-    assert.deepEqual(pageErrors, [], 'JavaScript errors on the page');
-  } catch (e) {
-    try {
-      await screenshot(page, `FAILED-core-${label}`);
-    } catch {
-      // The page may be gone; the original error matters.
-    }
-    throw e;
-  } finally {
-    await page.context().close();
-  }
-}
+/** Runs `fn` with a fresh checked page (see checkedPage); failures leave FAILED-core-<label>.png. */
+const withPage = (label, fn, options) => checkedPage(browser, `core-${label}`, fn, options);
 
 /** GET a REST API path as the admin (token made with the CLI). */
 let apiToken;

@@ -3,6 +3,7 @@
 //
 // Everything here fails loudly: a missing server binary or browser is an error, never a skip.
 
+import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
@@ -214,6 +215,36 @@ export async function newPage(browser, { viewport = DESKTOP } = {}) {
   const page = await context.newPage();
   page.blockedRequests = blocked;
   return page;
+}
+
+/**
+ * Runs `fn` with a fresh page; on failure saves test-results/browser/FAILED-<label>.png, and
+ * always checks that the page did not try to reach anything but 127.0.0.1, got no 5xx answers
+ * and raised no JavaScript errors.
+ */
+export async function checkedPage(browser, label, fn, { viewport = DESKTOP } = {}) {
+  const page = await newPage(browser, { viewport });
+  const serverErrors = [];
+  const pageErrors = [];
+  page.on('response', (r) => {
+    if (r.status() >= 500) serverErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+  });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  try {
+    await fn(page);
+    assert.deepEqual(page.blockedRequests, [], 'the page tried to reach hosts other than 127.0.0.1');
+    assert.deepEqual(serverErrors, [], 'the server answered with 5xx');
+    assert.deepEqual(pageErrors, [], 'JavaScript errors on the page');
+  } catch (e) {
+    try {
+      await screenshot(page, `FAILED-${label}`);
+    } catch {
+      // The page may be gone; the original error matters.
+    }
+    throw e;
+  } finally {
+    await page.context().close();
+  }
 }
 
 /** Logs in on /login and waits for the page after it. */

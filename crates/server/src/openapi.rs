@@ -209,6 +209,65 @@ fn resource_paths<R: Resource>(paths: &mut Map<String, Value>, schemas: &mut Map
     activity_paths(paths, R::PATH, tag);
 }
 
+/// The JSON login and two-factor authentication (SPEC F1).
+fn two_factor_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
+    let throttled = |ok_code: &str, body: Value| {
+        let mut r = responses(ok_code, body);
+        r["429"] = problem();
+        r
+    };
+    let json_body = |schema: Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    let code_input = json!({"type": "object", "required": ["code"], "additionalProperties": false,
+        "properties": {"code": {"type": "string", "maxLength": 40, "description": "6 digits from the authenticator app (or, at login, a recovery code)"}}});
+    let status_ref = json!({"$ref": "#/components/schemas/TwoFactorStatus"});
+    let codes = ok(json!({"type": "object", "required": ["recovery_codes"], "properties": {
+        "recovery_codes": {"type": "array", "items": {"type": "string"}, "minItems": 10, "maxItems": 10}}}));
+    schemas.insert("TwoFactorStatus".into(), json!({"type": "object",
+        "required": ["mode", "own_mode", "enrolled", "recovery_codes_left", "can_disable"], "properties": {
+        "mode": {"type": "string", "enum": ["off", "enabled", "required"], "description": "What applies (with Require 2FA For Administrators)"},
+        "own_mode": {"type": "string", "enum": ["off", "enabled", "required"], "description": "What was set for this user"},
+        "enrolled": {"type": "boolean"}, "enrolled_at": {"type": ["string", "null"], "format": "date-time"},
+        "recovery_codes_left": {"type": "integer"}, "can_disable": {"type": "boolean"}}}));
+    paths.insert("/api/v1/auth/login".into(), json!({"post": {"tags": ["Auth"], "security": [],
+        "summary": "Log in with e-mail and password; sets the session cookie",
+        "description": "status ok: logged in. totp_required: POST /api/v1/auth/totp next. enrolment_required: set up 2FA under /api/v1/me/2fa first. Send csrf_token as X-CSRF-Token on later state-changing requests of the session.",
+        "requestBody": json_body(json!({"type": "object", "required": ["email", "password"], "additionalProperties": false,
+            "properties": {"email": {"type": "string", "maxLength": 254}, "password": {"type": "string", "maxLength": 1024}}})),
+        "responses": throttled("200", ok(json!({"type": "object", "required": ["status", "csrf_token"], "properties": {
+            "status": {"type": "string", "enum": ["ok", "totp_required", "enrolment_required"]}, "csrf_token": {"type": "string"}}})))}}));
+    paths.insert("/api/v1/auth/totp".into(), json!({"post": {"tags": ["Auth"],
+        "summary": "Finish a login with a code from the authenticator app or a recovery code",
+        "requestBody": json_body(code_input.clone()),
+        "responses": throttled("200", ok(json!({"type": "object", "required": ["status"], "properties": {
+            "status": {"type": "string", "enum": ["ok"]}, "recovery_codes_left": {"type": "integer"}}})))}}));
+    paths.insert("/api/v1/me/2fa".into(), json!({"get": {"tags": ["Auth"], "summary": "Your two-factor authentication",
+        "responses": responses("200", ok(status_ref.clone()))}}));
+    paths.insert("/api/v1/me/2fa/enrol".into(), json!({"post": {"tags": ["Auth"],
+        "summary": "Start setting up 2FA: the secret and otpauth:// URI for an authenticator app (nothing changes until confirmed)",
+        "responses": responses("200", ok(json!({"type": "object", "required": ["secret", "otpauth_uri"], "properties": {
+            "secret": {"type": "string"}, "otpauth_uri": {"type": "string"}}})))}}));
+    paths.insert("/api/v1/me/2fa/confirm".into(), json!({"post": {"tags": ["Auth"],
+        "summary": "Confirm the set-up with a current code; returns the 10 recovery codes (shown once)",
+        "requestBody": json_body(code_input.clone()), "responses": throttled("200", codes.clone())}}));
+    paths.insert("/api/v1/me/2fa/recovery-codes".into(), json!({"post": {"tags": ["Auth"],
+        "summary": "Replace your recovery codes (needs a current code)",
+        "requestBody": json_body(code_input.clone()), "responses": throttled("200", codes)}}));
+    paths.insert("/api/v1/me/2fa/disable".into(), json!({"post": {"tags": ["Auth"],
+        "summary": "Turn your 2FA off (needs a current code; refused when it is required)",
+        "requestBody": json_body(code_input), "responses": throttled("200", ok(status_ref.clone()))}}));
+    paths.insert("/api/v1/employees/{id}/2fa".into(), json!({
+        "get": {"tags": ["Employees"], "summary": "An employee's two-factor authentication", "parameters": [id_param()],
+            "responses": responses("200", ok(status_ref.clone()))},
+        "post": {"tags": ["Employees"], "summary": "Set an employee's 2FA: off, enabled (asked to enrol at next login) or required (administrators)",
+            "parameters": [id_param()],
+            "requestBody": json_body(json!({"type": "object", "required": ["mode"], "additionalProperties": false,
+                "properties": {"mode": {"type": "string", "enum": ["off", "enabled", "required"]}}})),
+            "responses": responses("200", ok(status_ref.clone()))}}));
+    paths.insert("/api/v1/employees/{id}/2fa/reset".into(), json!({"post": {"tags": ["Employees"],
+        "summary": "Reset an employee's 2FA (a lost phone): they enrol again at next login (administrators)",
+        "parameters": [id_param()], "responses": responses("200", ok(status_ref))}}));
+}
+
 /// Builds the whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -252,6 +311,7 @@ pub fn document() -> Value {
             "responses": responses("200", ok(json!({"type": "object", "properties": {
                 "id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"}, "is_admin": {"type": "boolean"}, "kind": {"type": "string"}}})))}
     }));
+    two_factor_paths(&mut paths, &mut schemas);
 
     schemas.insert("Problem".into(), json!({"type": "object", "required": ["title", "status"], "properties": {
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
