@@ -193,13 +193,19 @@ describe('Two-factor authentication', { timeout: 10 * TEST_TIMEOUT }, () => {
         page.waitForURL((u) => u.pathname === '/employees'),
         page.getByRole('button', { name: 'Requires 2FA' }).click(),
       ]);
-      assert.match(await page.locator('.flash').textContent(), /for 1 of 1 ticked employees/);
+      assert.match(await page.locator('.flash').textContent(), /Requires 2FA: changed 1 of 1 ticked employees/);
       assert.match(
         await page.locator('table.data tbody tr', { hasText: CARA.name }).textContent(),
         /Required · not set up/,
       );
       await screenshot(page, '2fa-employees');
       await assertAccessible(page, 'the employee list with tick boxes');
+      await page.locator('table.data tbody tr', { hasText: CARA.name }).getByRole('link', { name: CARA.name }).click();
+      const adminSection = page.locator('#two-factor');
+      assert.match(await adminSection.textContent(), /Required · not set up/);
+      assert.equal(await adminSection.getByRole('button', { name: 'Requires 2FA' }).count(), 0, 'no button for what is set');
+      await screenshot(page, '2fa-employee');
+      await assertAccessible(page, 'an employee page with its 2FA section');
       await logOut(page);
 
       await passwordStep(page, CARA);

@@ -220,8 +220,10 @@ fn two_factor_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Va
     let code_input = json!({"type": "object", "required": ["code"], "additionalProperties": false,
         "properties": {"code": {"type": "string", "maxLength": 40, "description": "6 digits from the authenticator app (or, at login, a recovery code)"}}});
     let status_ref = json!({"$ref": "#/components/schemas/TwoFactorStatus"});
-    let codes = ok(json!({"type": "object", "required": ["recovery_codes"], "properties": {
-        "recovery_codes": {"type": "array", "items": {"type": "string"}, "minItems": 10, "maxItems": 10}}}));
+    let codes = ok(
+        json!({"type": "object", "required": ["recovery_codes"], "properties": {
+        "recovery_codes": {"type": "array", "items": {"type": "string"}, "minItems": 10, "maxItems": 10}}}),
+    );
     schemas.insert("TwoFactorStatus".into(), json!({"type": "object",
         "required": ["mode", "own_mode", "enrolled", "recovery_codes_left", "can_disable"], "properties": {
         "mode": {"type": "string", "enum": ["off", "enabled", "required"], "description": "What applies (with Require 2FA For Administrators)"},
@@ -240,8 +242,11 @@ fn two_factor_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Va
         "requestBody": json_body(code_input.clone()),
         "responses": throttled("200", ok(json!({"type": "object", "required": ["status"], "properties": {
             "status": {"type": "string", "enum": ["ok"]}, "recovery_codes_left": {"type": "integer"}}})))}}));
-    paths.insert("/api/v1/me/2fa".into(), json!({"get": {"tags": ["Auth"], "summary": "Your two-factor authentication",
-        "responses": responses("200", ok(status_ref.clone()))}}));
+    paths.insert(
+        "/api/v1/me/2fa".into(),
+        json!({"get": {"tags": ["Auth"], "summary": "Your two-factor authentication",
+        "responses": responses("200", ok(status_ref.clone()))}}),
+    );
     paths.insert("/api/v1/me/2fa/enrol".into(), json!({"post": {"tags": ["Auth"],
         "summary": "Start setting up 2FA: the secret and otpauth:// URI for an authenticator app (nothing changes until confirmed)",
         "responses": responses("200", ok(json!({"type": "object", "required": ["secret", "otpauth_uri"], "properties": {
@@ -249,9 +254,12 @@ fn two_factor_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Va
     paths.insert("/api/v1/me/2fa/confirm".into(), json!({"post": {"tags": ["Auth"],
         "summary": "Confirm the set-up with a current code; returns the 10 recovery codes (shown once)",
         "requestBody": json_body(code_input.clone()), "responses": throttled("200", codes.clone())}}));
-    paths.insert("/api/v1/me/2fa/recovery-codes".into(), json!({"post": {"tags": ["Auth"],
+    paths.insert(
+        "/api/v1/me/2fa/recovery-codes".into(),
+        json!({"post": {"tags": ["Auth"],
         "summary": "Replace your recovery codes (needs a current code)",
-        "requestBody": json_body(code_input.clone()), "responses": throttled("200", codes)}}));
+        "requestBody": json_body(code_input.clone()), "responses": throttled("200", codes)}}),
+    );
     paths.insert("/api/v1/me/2fa/disable".into(), json!({"post": {"tags": ["Auth"],
         "summary": "Turn your 2FA off (needs a current code; refused when it is required)",
         "requestBody": json_body(code_input), "responses": throttled("200", ok(status_ref.clone()))}}));

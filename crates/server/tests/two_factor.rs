@@ -534,7 +534,7 @@ both!(
             .expect("bulk");
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         let (_, list) = browser.get("/employees").await;
-        assert!(list.contains("for 2 of 2 ticked employees"), "flash");
+        assert!(list.contains("changed 2 of 2 ticked employees"), "flash");
         assert_eq!(
             list.matches("Required · not set up").count(),
             2,

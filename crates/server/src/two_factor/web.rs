@@ -483,9 +483,14 @@ async fn bulk_change_submit(
                 changed += 1;
             }
         }
+        let label = match change {
+            AdminChange::Mode(TwoFactorMode::Off) => "Turn off 2FA",
+            AdminChange::Mode(TwoFactorMode::Enabled) => "Enable 2FA",
+            AdminChange::Mode(TwoFactorMode::Required) => "Requires 2FA",
+            AdminChange::Reset => "Reset 2FA",
+        };
         format!(
-            "{} for {changed} of {} ticked employees.",
-            change_done(change),
+            "{label}: changed {changed} of {} ticked employees (the others had it already).",
             ids.len()
         )
     };
