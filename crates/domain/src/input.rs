@@ -86,6 +86,36 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// A list of references by numeric id; repeated ids count once.
+    pub fn id_list(&mut self, field: &str) -> Vec<i64> {
+        match self.get(field) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match item.as_number().and_then(whole_number) {
+                        Some(id) if id > 0 => {
+                            if !out.contains(&id) {
+                                out.push(id);
+                            }
+                        }
+                        _ => {
+                            self.errors
+                                .add(field, "must be a list of positive whole numbers (ids)");
+                            return Vec::new();
+                        }
+                    }
+                }
+                out
+            }
+            Some(_) => {
+                self.errors
+                    .add(field, "must be a list of positive whole numbers (ids)");
+                Vec::new()
+            }
+        }
+    }
+
     /// A list of text strings.
     pub fn text_list(&mut self, field: &str) -> Vec<String> {
         match self.get(field) {

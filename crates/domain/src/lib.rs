@@ -13,8 +13,11 @@ pub mod legal_entities;
 pub mod money;
 pub mod products;
 pub mod settings;
+pub mod sla;
 pub mod text;
+pub mod tickets;
 pub mod two_factor;
 pub mod validation;
+pub mod workflow;
 
 pub use validation::{FieldError, FieldErrors};
