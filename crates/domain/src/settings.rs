@@ -7,13 +7,18 @@
 use serde_json::Value;
 
 /// What values a setting takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum SettingKind {
     Bool,
     /// One of a fixed list of (code, label).
     Choice(&'static [(&'static str, &'static str)]),
     Text {
         max_chars: usize,
+    },
+    /// Text with its own rule (a time zone, working hours ...).
+    Checked {
+        max_chars: usize,
+        check: fn(&str) -> Result<(), String>,
     },
     Integer {
         min: i64,
@@ -27,7 +32,7 @@ impl SettingKind {
         match self {
             Self::Bool => "bool",
             Self::Choice(_) => "choice",
-            Self::Text { .. } => "text",
+            Self::Text { .. } | Self::Checked { .. } => "text",
             Self::Integer { .. } => "integer",
         }
     }
@@ -50,6 +55,12 @@ pub const QUICK_CREATE_INVOICE_BY: &[(&str, &str)] = &[
     ("per_contract", "Per Contract"),
     ("per_invoice_contact", "Per Invoice Contact"),
 ];
+
+/// SLA targets: whole working minutes, up to about a year of working days.
+const SLA_MINUTES: SettingKind = SettingKind::Integer {
+    min: 0,
+    max: 150_000,
+};
 
 /// Every system setting, in the order *Defaults* shows them.
 pub const CATALOGUE: &[SettingDef] = &[
@@ -89,6 +100,92 @@ pub const CATALOGUE: &[SettingDef] = &[
         default: "50",
     },
     SettingDef {
+        key: "sla_working_days",
+        label: "SLA Working Days",
+        help: "Days SLA targets count, e.g. mon-fri or sun-thu.",
+        kind: SettingKind::Checked {
+            max_chars: 60,
+            check: |s| crate::sla::parse_days(s).map(|_| ()),
+        },
+        default: "mon-fri",
+    },
+    SettingDef {
+        key: "sla_working_hours",
+        label: "SLA Working Hours",
+        help: "Hours of a working day SLA targets count, e.g. 09:00-17:30.",
+        kind: SettingKind::Checked {
+            max_chars: 20,
+            check: |s| crate::sla::parse_hours(s).map(|_| ()),
+        },
+        default: "09:00-17:00",
+    },
+    SettingDef {
+        key: "sla_time_zone",
+        label: "SLA Time Zone",
+        help: "The time zone of the working hours, e.g. Europe/London.",
+        kind: SettingKind::Checked {
+            max_chars: 60,
+            check: |s| crate::sla::parse_time_zone(s).map(|_| ()),
+        },
+        default: "Europe/London",
+    },
+    SettingDef {
+        key: "sla_low_response_minutes",
+        label: "SLA Low Priority Response (working minutes)",
+        help: "First response due within this much working time.",
+        kind: SLA_MINUTES,
+        default: "480",
+    },
+    SettingDef {
+        key: "sla_low_resolution_minutes",
+        label: "SLA Low Priority Resolution (working minutes)",
+        help: "Resolution due within this much working time.",
+        kind: SLA_MINUTES,
+        default: "2400",
+    },
+    SettingDef {
+        key: "sla_medium_response_minutes",
+        label: "SLA Medium Priority Response (working minutes)",
+        help: "First response due within this much working time.",
+        kind: SLA_MINUTES,
+        default: "240",
+    },
+    SettingDef {
+        key: "sla_medium_resolution_minutes",
+        label: "SLA Medium Priority Resolution (working minutes)",
+        help: "Resolution due within this much working time.",
+        kind: SLA_MINUTES,
+        default: "1440",
+    },
+    SettingDef {
+        key: "sla_high_response_minutes",
+        label: "SLA High Priority Response (working minutes)",
+        help: "First response due within this much working time.",
+        kind: SLA_MINUTES,
+        default: "60",
+    },
+    SettingDef {
+        key: "sla_high_resolution_minutes",
+        label: "SLA High Priority Resolution (working minutes)",
+        help: "Resolution due within this much working time.",
+        kind: SLA_MINUTES,
+        default: "480",
+    },
+    SettingDef {
+        key: "sla_urgent_response_minutes",
+        label: "SLA Urgent Priority Response (working minutes)",
+        help: "First response due within this much working time.",
+        kind: SLA_MINUTES,
+        default: "15",
+    },
+    SettingDef {
+        key: "sla_urgent_resolution_minutes",
+        label: "SLA Urgent Priority Resolution (working minutes)",
+        help: "Resolution due within this much working time.",
+        kind: SLA_MINUTES,
+        default: "240",
+    },
+    SettingDef {
         key: "require_2fa_for_administrators",
         label: "Require 2FA For Administrators",
         help: "Every administrator must set up two-factor authentication before doing anything else, and cannot disable it.",
@@ -122,6 +219,12 @@ impl SettingDef {
                 Ok(s.trim().to_owned())
             }
             (SettingKind::Text { .. }, _) => Err("must be a text string".into()),
+            (SettingKind::Checked { max_chars, check }, Value::String(s)) => {
+                crate::text::check_plain_text(s.trim(), max_chars)?;
+                check(s.trim())?;
+                Ok(s.trim().to_owned())
+            }
+            (SettingKind::Checked { .. }, _) => Err("must be a text string".into()),
             (SettingKind::Integer { min, max }, Value::Number(n)) => {
                 match crate::input::whole_number(n) {
                     Some(i) if (min..=max).contains(&i) => Ok(i.to_string()),

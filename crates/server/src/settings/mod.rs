@@ -376,7 +376,7 @@ async fn render_defaults(
             let (input, options, min, max) = match def.kind {
                 SettingKind::Bool => ("checkbox", vec![], 0, 0),
                 SettingKind::Choice(o) => ("select", o.to_vec(), 0, 0),
-                SettingKind::Text { .. } => ("text", vec![], 0, 0),
+                SettingKind::Text { .. } | SettingKind::Checked { .. } => ("text", vec![], 0, 0),
                 SettingKind::Integer { min, max } => ("number", vec![], min, max),
             };
             Some(SettingField {
