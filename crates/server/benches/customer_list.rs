@@ -1150,6 +1150,8 @@ fn list_query(search: Option<&str>, page: u64) -> ListQuery {
         },
         archived: false,
         filters: Vec::new(),
+        view: None,
+        viewer: None,
     }
 }
 

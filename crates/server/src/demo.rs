@@ -10,6 +10,8 @@ use crate::kernel::resource::{Resource, create, update};
 use crate::kernel::web::{AppState, into_map};
 use crate::legal_entities::LegalEntities;
 use crate::products::Products;
+use crate::tickets::Tickets;
+use crate::tickets::setup::{ChecklistTemplates, TicketTypes, Workflows};
 use serde_json::{Value, json};
 
 pub const ADMIN_EMAIL: &str = "admin@accord.example";
@@ -162,5 +164,80 @@ pub async fn load(state: &AppState) -> Result<Outcome, AppError> {
         )
         .await?;
     }
+    load_service_desk(state, admin).await?;
     Ok(Outcome::Loaded)
+}
+
+/// A service desk: a workflow whose "Resolved" needs complete checklists, a new-starter
+/// checklist, two ticket types and a few tickets.
+async fn load_service_desk(state: &AppState, admin: i64) -> Result<(), AppError> {
+    let workflow = add::<Workflows>(
+        state,
+        json!({
+            "name": "Service Desk",
+            "statuses": ["New", "In Progress", "Waiting on Customer", "Resolved", "Closed"],
+            "start_status": "New",
+            "closed_statuses": ["Resolved", "Closed"],
+            "transitions": [
+                "New -> In Progress",
+                "In Progress -> Waiting on Customer",
+                "Waiting on Customer -> In Progress",
+                "In Progress -> Resolved: checklists complete",
+                "Resolved -> In Progress",
+                "Resolved -> Closed"
+            ]
+        }),
+    )
+    .await?;
+    let new_starter = add::<ChecklistTemplates>(
+        state,
+        json!({"name": "New starter", "items": [
+            "Create the user account", "Assign a Microsoft 365 licence",
+            "Set up the laptop", "Add to the team's groups", "Send the welcome e-mail"
+        ]}),
+    )
+    .await?;
+    add::<ChecklistTemplates>(
+        state,
+        json!({"name": "Leaver", "items": ["Disable the account", "Collect the laptop", "Forward the mailbox"]}),
+    )
+    .await?;
+    let incident = add::<TicketTypes>(
+        state,
+        json!({"name": "Incident", "default_priority": "high", "workflow_id": workflow}),
+    )
+    .await?;
+    let onboarding = add::<TicketTypes>(
+        state,
+        json!({"name": "Onboarding", "default_priority": "medium", "workflow_id": workflow,
+            "default_checklist_template_ids": [new_starter]}),
+    )
+    .await?;
+    let customer = |name: &'static str| async move {
+        state
+            .db
+            .fetch_i64("SELECT id FROM customers WHERE name = $1", args![name])
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("demo customer {name} missing")))
+    };
+    let acme = customer("Acme Corporation").await?;
+    let globex = customer("Globex Industries").await?;
+    add::<Tickets>(
+        state,
+        json!({"summary": "Printer on the second floor jams", "details": "Paper jams on every second page since Monday.",
+            "customer_id": acme, "ticket_type_id": incident, "assignee_id": admin}),
+    )
+    .await?;
+    add::<Tickets>(
+        state,
+        json!({"summary": "New starter: Maria Lopez", "details": "Starts on the 1st; needs a laptop and a Microsoft 365 account.",
+            "customer_id": acme, "ticket_type_id": onboarding}),
+    )
+    .await?;
+    add::<Tickets>(
+        state,
+        json!({"summary": "VPN drops every hour", "customer_id": globex, "ticket_type_id": incident, "priority": "urgent"}),
+    )
+    .await?;
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //!
 //! Rooms by feature (each holds its storage, routes and templates): `customers`, `contacts`,
 //! `employees`, `legal_entities`, `products`, `settings`, `activity`, `auth`, `portal`,
-//! `home`, `two_factor`. The shared `kernel` holds the database, web shell, errors, authentication, the
+//! `home`, `two_factor`, `tickets`. The shared `kernel` holds the database, web shell, errors, authentication, the
 //! audit log and the generic object machinery. Pure rules live in the `accord-domain` crate.
 //! See ARCHITECTURE.md for the map.
 
@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod portal;
 pub mod products;
 pub mod settings;
+pub mod tickets;
 pub mod two_factor;
 
 use axum::Router;
@@ -65,6 +66,11 @@ pub fn app(state: AppState) -> Router {
         .merge(object::<employees::Employees>())
         .merge(object::<legal_entities::LegalEntities>())
         .merge(object::<products::Products>())
+        .merge(object::<tickets::Tickets>())
+        .merge(object::<tickets::setup::TicketTypes>())
+        .merge(object::<tickets::setup::Workflows>())
+        .merge(object::<tickets::setup::ChecklistTemplates>())
+        .merge(tickets::routes())
         .merge(settings::routes())
         .merge(auth::routes())
         .merge(two_factor::routes())
@@ -160,18 +166,30 @@ async fn method_not_allowed(request: Request) -> Response {
     response
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then lets in-flight requests finish. Background work
+/// (the SLA breach scan) runs beside it and stops with it.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let background = tokio::spawn(tickets::sla::run_scans(state.db.clone()));
+    let _stop_background = AbortOnDrop(background);
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Aborts a background task when dropped (when serving ends).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Every object type that has an Activity tab and an Audit Log, by URL segment.
@@ -182,4 +200,8 @@ pub const OBJECT_TYPES: &[&str] = &[
     legal_entities::LegalEntities::PATH,
     products::Products::PATH,
     settings::Settings::PATH,
+    tickets::Tickets::PATH,
+    tickets::setup::TicketTypes::PATH,
+    tickets::setup::Workflows::PATH,
+    tickets::setup::ChecklistTemplates::PATH,
 ];

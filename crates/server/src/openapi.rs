@@ -4,9 +4,11 @@
 use crate::contacts::Contacts;
 use crate::customers::Customers;
 use crate::employees::Employees;
-use crate::kernel::resource::{FieldKind, Resource};
+use crate::kernel::resource::{FieldKind, FilterKind, Resource};
 use crate::legal_entities::LegalEntities;
 use crate::products::Products;
+use crate::tickets::Tickets;
+use crate::tickets::setup::{ChecklistTemplates, TicketTypes, Workflows};
 use accord_domain::input::MAX_ID;
 use axum::Json;
 use serde_json::{Map, Value, json};
@@ -28,6 +30,14 @@ fn field_schema(kind: FieldKind) -> Value {
         FieldKind::DomainList => {
             json!({"type": "array", "items": {"type": "string", "example": "acme.example"}, "maxItems": 20})
         }
+        FieldKind::Lines { max_items } => {
+            json!({"type": "array", "items": {"type": "string", "maxLength": 300}, "maxItems": max_items})
+        }
+        FieldKind::LongText { max_chars } => json!({"type": "string", "maxLength": max_chars}),
+        FieldKind::RefList(_) => {
+            json!({"type": "array", "items": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}, "maxItems": 50})
+        }
+        FieldKind::ApiOnly => json!({"type": "string", "maxLength": 200}),
         FieldKind::Bool => json!({"type": "boolean"}),
         FieldKind::Choice(options) => {
             json!({"type": "string", "enum": options.iter().map(|(c, _)| *c).collect::<Vec<_>>()})
@@ -125,8 +135,20 @@ fn list_params<R: Resource>() -> Value {
         {"name": "archived", "in": "query", "schema": {"type": "boolean"}}
     ]);
     if let Some(list) = params.as_array_mut() {
-        for (param, _) in R::FILTERS {
-            list.push(json!({"name": param, "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}));
+        for f in R::FILTERS {
+            let schema = match f.kind {
+                FilterKind::Id => json!({"type": "integer", "minimum": 1, "maximum": MAX_ID}),
+                FilterKind::Text => json!({"type": "string", "maxLength": 200}),
+                FilterKind::Bool => json!({"type": "boolean"}),
+            };
+            list.push(json!({"name": f.param, "in": "query", "schema": schema}));
+        }
+        if !R::VIEWS.is_empty() {
+            let keys: Vec<&str> = R::VIEWS.iter().map(|(k, _, _)| *k).collect();
+            list.push(
+                json!({"name": "view", "in": "query", "description": "A saved filter",
+                "schema": {"type": "string", "enum": keys}}),
+            );
         }
     }
     params
@@ -209,6 +231,54 @@ fn resource_paths<R: Resource>(paths: &mut Map<String, Value>, schemas: &mut Map
     activity_paths(paths, R::PATH, tag);
 }
 
+/// Checklists on tickets (SPEC F3).
+fn checklist_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
+    let list_ref = json!({"$ref": "#/components/schemas/TicketChecklist"});
+    schemas.insert("TicketChecklist".into(), json!({"type": "object", "required": ["id", "name", "items", "progress"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "template_id": {"type": ["integer", "null"]},
+        "progress": {"type": "string", "example": "3/5"},
+        "items": {"type": "array", "items": {"type": "object", "required": ["id", "text", "done"], "properties": {
+            "id": {"type": "integer"}, "text": {"type": "string"}, "position": {"type": "integer"}, "done": {"type": "boolean"},
+            "done_at": {"type": ["string", "null"], "format": "date-time"}, "done_by_id": {"type": ["integer", "null"]},
+            "done_by_name": {"type": ["string", "null"]}}}}}}));
+    let cid = json!({"name": "cid", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}});
+    let iid = json!({"name": "iid", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}});
+    let body = |schema: Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    paths.insert("/api/v1/tickets/{id}/checklists".into(), json!({
+        "get": {"tags": ["Tickets"], "summary": "A ticket's checklists with their items", "parameters": [id_param()],
+            "responses": responses("200", ok(json!({"type": "object", "properties": {"items": {"type": "array", "items": list_ref}, "total": {"type": "integer"}}})))},
+        "post": {"tags": ["Tickets"], "summary": "Add a checklist: from a template (template_id), or ad hoc (name and items)",
+            "parameters": [id_param()],
+            "requestBody": body(json!({"oneOf": [
+                {"type": "object", "required": ["template_id"], "additionalProperties": false,
+                    "properties": {"template_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}},
+                {"type": "object", "required": ["name"], "additionalProperties": false,
+                    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+                        "items": {"type": "array", "maxItems": 100, "items": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "\\S"}}}}]})),
+            "responses": responses("201", ok(list_ref.clone()))}
+    }));
+    paths.insert("/api/v1/tickets/{id}/checklists/{cid}".into(), json!({
+        "get": {"tags": ["Tickets"], "summary": "One checklist", "parameters": [id_param(), cid.clone()],
+            "responses": responses("200", ok(list_ref.clone()))}
+    }));
+    paths.insert("/api/v1/tickets/{id}/checklists/{cid}/items".into(), json!({
+        "post": {"tags": ["Tickets"], "summary": "Add an item at the end", "parameters": [id_param(), cid.clone()],
+            "requestBody": body(json!({"type": "object", "required": ["text"], "additionalProperties": false,
+                "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "\\S"}}})),
+            "responses": responses("201", ok(list_ref.clone()))}
+    }));
+    paths.insert("/api/v1/tickets/{id}/checklists/{cid}/items/{iid}".into(), json!({
+        "patch": {"tags": ["Tickets"], "summary": "Tick or untick (done), rename (text) or move (up/down) an item",
+            "parameters": [id_param(), cid.clone(), iid.clone()],
+            "requestBody": body(json!({"type": "object", "minProperties": 1, "additionalProperties": false, "properties": {
+                "done": {"type": "boolean"}, "text": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "\\S"},
+                "move": {"type": "string", "enum": ["up", "down"]}}})),
+            "responses": responses("200", ok(list_ref.clone()))},
+        "delete": {"tags": ["Tickets"], "summary": "Remove an item", "parameters": [id_param(), cid, iid],
+            "responses": responses("200", ok(list_ref))}
+    }));
+}
+
 /// The JSON login and two-factor authentication (SPEC F1).
 fn two_factor_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
     let throttled = |ok_code: &str, body: Value| {
@@ -285,6 +355,11 @@ pub fn document() -> Value {
     resource_paths::<Employees>(&mut paths, &mut schemas);
     resource_paths::<LegalEntities>(&mut paths, &mut schemas);
     resource_paths::<Products>(&mut paths, &mut schemas);
+    resource_paths::<Tickets>(&mut paths, &mut schemas);
+    resource_paths::<TicketTypes>(&mut paths, &mut schemas);
+    resource_paths::<Workflows>(&mut paths, &mut schemas);
+    resource_paths::<ChecklistTemplates>(&mut paths, &mut schemas);
+    checklist_paths(&mut paths, &mut schemas);
 
     let setting_ref = json!({"$ref": "#/components/schemas/Setting"});
     let setting_param = json!({"name": "id", "in": "path", "required": true, "description": "Numeric id or key", "schema": {"type": "string"}});

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{
-    Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, check_ref,
+    Column, FieldKind, FieldSpec, Filter, FilterKind, ObjectType, RefSpec, Resource, check_ref,
 };
 use crate::kernel::web::into_map;
 use accord_domain::FieldErrors;
@@ -54,7 +54,11 @@ impl Resource for Contacts {
         Some("t.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH $1)");
     const COUNTED: bool = true;
     const DEFAULT_SORT: &'static str = "name";
-    const FILTERS: &'static [(&'static str, &'static str)] = &[("customer_id", "t.customer_id")];
+    const FILTERS: &'static [Filter] = &[Filter {
+        param: "customer_id",
+        column: "t.customer_id",
+        kind: FilterKind::Id,
+    }];
     const FIELDS: &'static [FieldSpec] = &[
         FieldSpec {
             name: "customer_id",

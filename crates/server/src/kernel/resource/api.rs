@@ -68,10 +68,11 @@ pub fn routes<R: Resource>() -> Router<AppState> {
 
 async fn list_handler<R: Resource>(
     State(state): State<AppState>,
-    _: ApiStaff,
+    staff: ApiStaff,
     ApiQuery(params): ApiQuery,
 ) -> ApiResult<Json<Value>> {
-    let q = ListQuery::parse::<R>(&params)?;
+    let mut q = ListQuery::parse::<R>(&params)?;
+    q.viewer = Some(staff.user.id);
     let (rows, total) = list::<R>(&state.db, &q).await?;
     let items: Vec<Value> = rows
         .iter()

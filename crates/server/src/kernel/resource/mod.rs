@@ -29,11 +29,25 @@ pub enum FieldKind {
     Currency,
     /// A list of e-mail domains: one per line in forms, an array in JSON.
     DomainList,
+    /// Lines of text (statuses, checklist items): one per line in forms, an array in JSON.
+    Lines {
+        max_items: usize,
+    },
+    /// Several lines of free text (a ticket's details).
+    LongText {
+        max_chars: usize,
+    },
     Bool,
     /// One of (code, label).
     Choice(&'static [(&'static str, &'static str)]),
     /// The id of another object.
     Ref(RefSpec),
+    /// Ids of other objects: a multiple choice in forms, an array in JSON. `name_key` holds
+    /// their names (an array) for display.
+    RefList(RefSpec),
+    /// Set through the API and its own control on the detail page, never in the edit form
+    /// (a ticket's status moves through its workflow).
+    ApiOnly,
 }
 
 /// Where a reference field points.
@@ -58,6 +72,26 @@ pub struct FieldSpec {
     pub kind: FieldKind,
     pub required: bool,
     pub help: &'static str,
+}
+
+/// What a list filter's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterKind {
+    /// A positive id.
+    Id,
+    /// Text compared exactly (a status).
+    Text,
+    /// `true` or `false`.
+    Bool,
+}
+
+/// An equality filter from the query string: `?{param}=value` keeps rows whose `column`
+/// equals the value.
+#[derive(Debug, Clone, Copy)]
+pub struct Filter {
+    pub param: &'static str,
+    pub column: &'static str,
+    pub kind: FilterKind,
 }
 
 /// A column of a list page.
@@ -106,8 +140,11 @@ pub trait Resource: ObjectType {
     const COUNTED: bool = false;
     /// The column key lists sort by when no sort is asked for.
     const DEFAULT_SORT: &'static str;
-    /// Equality filters from the query string: (parameter, SQL column).
-    const FILTERS: &'static [(&'static str, &'static str)] = &[];
+    /// Equality filters from the query string.
+    const FILTERS: &'static [Filter] = &[];
+    /// Saved filters offered above the list and as `?view=` in the API:
+    /// (key, label, SQL condition on `t`; `$viewer` stands for the viewer's employee id).
+    const VIEWS: &'static [(&'static str, &'static str, &'static str)] = &[];
     /// Only administrators may create, change or archive these.
     const ADMIN_WRITES: bool = false;
     const FIELDS: &'static [FieldSpec];
@@ -168,6 +205,12 @@ pub trait Resource: ObjectType {
     /// Related lists for the detail page.
     fn related(_db: &Db, _id: i64) -> impl Future<Output = Result<Vec<Related>, AppError>> + Send {
         async { Ok(Vec::new()) }
+    }
+
+    /// More controls for the list's bulk bar (a select and its button), rendered by the room
+    /// that owns them; their buttons use `formaction` like [`Self::BULK_ACTIONS`].
+    fn bulk_controls(_state: &AppState) -> impl Future<Output = Result<String, AppError>> + Send {
+        async { Ok(String::new()) }
     }
 
     /// Extra sections of the detail page's Details tab, rendered by the room that owns them
@@ -272,7 +315,11 @@ pub struct ListQuery {
     pub descending: bool,
     pub paging: Paging,
     pub archived: bool,
-    pub filters: Vec<(&'static str, &'static str, i64)>,
+    pub filters: Vec<(&'static str, &'static str, Arg)>,
+    /// A saved view: (key, SQL condition).
+    pub view: Option<(&'static str, &'static str)>,
+    /// The employee asking, for views about "mine".
+    pub viewer: Option<i64>,
 }
 
 impl ListQuery {
@@ -328,14 +375,46 @@ impl ListQuery {
             }
         };
         let mut filters = Vec::new();
-        for (param, column) in R::FILTERS {
-            if let Some(raw) = params.get(*param).filter(|s| !s.is_empty()) {
-                match raw.parse::<i64>() {
-                    Ok(v) if (1..=MAX_ID).contains(&v) => filters.push((*param, *column, v)),
-                    _ => errors.add(param, "must be a numeric id"),
+        for f in R::FILTERS {
+            let Some(raw) = params.get(f.param).filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            match f.kind {
+                FilterKind::Id => match raw.parse::<i64>() {
+                    Ok(v) if (1..=MAX_ID).contains(&v) => {
+                        filters.push((f.param, f.column, v.into()))
+                    }
+                    _ => errors.add(f.param, "must be a numeric id"),
+                },
+                FilterKind::Text if raw.chars().count() <= 200 => {
+                    filters.push((f.param, f.column, raw.clone().into()));
                 }
+                FilterKind::Text => errors.add(f.param, "must be at most 200 characters"),
+                FilterKind::Bool => match raw.as_str() {
+                    "true" => filters.push((f.param, f.column, true.into())),
+                    "false" => filters.push((f.param, f.column, false.into())),
+                    _ => errors.add(f.param, "must be true or false"),
+                },
             }
         }
+        let view = match params.get("view").filter(|s| !s.is_empty()) {
+            None => None,
+            Some(key) => {
+                let found = R::VIEWS.iter().find(|(k, _, _)| k == key);
+                if found.is_none() {
+                    let keys: Vec<&str> = R::VIEWS.iter().map(|(k, _, _)| *k).collect();
+                    errors.add(
+                        "view",
+                        if keys.is_empty() {
+                            "this list has no saved views".to_owned()
+                        } else {
+                            format!("must be one of: {}", keys.join(", "))
+                        },
+                    );
+                }
+                found.map(|(k, _, cond)| (*k, *cond))
+            }
+        };
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
@@ -349,6 +428,8 @@ impl ListQuery {
             },
             archived,
             filters,
+            view,
+            viewer: None,
         })
     }
 }
@@ -387,8 +468,17 @@ pub fn list_sql<R: Resource>(backend: Backend, q: &ListQuery) -> ListSql {
         }
     }
     for (_, column, value) in &q.filters {
-        args.push((*value).into());
+        args.push(value.clone());
         conditions.push(format!("{column} = ${}", args.len()));
+    }
+    if let Some((_, condition)) = q.view {
+        if condition.contains("$viewer") {
+            // No viewer (a system caller): "mine" matches nothing rather than everything.
+            args.push(q.viewer.unwrap_or(0).into());
+            conditions.push(condition.replace("$viewer", &format!("${}", args.len())));
+        } else {
+            conditions.push(condition.to_owned());
+        }
     }
     let where_clause = conditions.join(" AND ");
     let (count, count_args) = if R::COUNTED && args.is_empty() && !q.archived {

@@ -103,6 +103,10 @@ struct ListPage {
     can_write: bool,
     /// (label, URL) of buttons acting on the ticked rows; none: no tick boxes.
     bulk_actions: Vec<(&'static str, String)>,
+    /// More controls of the bulk bar (rendered by the room that owns them).
+    bulk_controls: String,
+    /// Saved views: (label, link, is the current one).
+    views: Vec<(&'static str, String, bool)>,
 }
 
 fn query_link(base: &str, params: &[(&str, String)]) -> String {
@@ -152,7 +156,8 @@ async fn list_page<R: Resource>(
         let size = crate::settings::value_of(&state.db, "default_page_size").await?;
         params.insert("per_page".into(), size);
     }
-    let q = ListQuery::parse::<R>(&params)?;
+    let mut q = ListQuery::parse::<R>(&params)?;
+    q.viewer = Some(staff.user.id);
     let (rows, total) = list::<R>(&state.db, &q).await?;
     let base = format!("/{}", R::PATH);
     let search = q.search.clone().unwrap_or_default();
@@ -169,27 +174,54 @@ async fn list_page<R: Resource>(
         }
     };
     let current_sort = sort_param(q.sort, q.descending);
+    // Filters and the saved view stay on when sorting and paging.
+    let kept: Vec<(&str, String)> = R::FILTERS
+        .iter()
+        .map(|f| f.param)
+        .chain(["view"])
+        .filter_map(|p| params.get(p).map(|v| (p, v.clone())))
+        .collect();
     let link_with = |page: i64, sort: &str| {
         query_link(
             &base,
             &[
-                ("search", search.clone()),
-                ("sort", sort.to_owned()),
-                ("archived", archived.clone()),
-                (
-                    "page",
-                    if page > 1 {
-                        page.to_string()
-                    } else {
-                        String::new()
-                    },
-                ),
-                (
-                    "per_page",
-                    params.get("per_page").cloned().unwrap_or_default(),
-                ),
-            ],
+                kept.as_slice(),
+                &[
+                    ("search", search.clone()),
+                    ("sort", sort.to_owned()),
+                    ("archived", archived.clone()),
+                    (
+                        "page",
+                        if page > 1 {
+                            page.to_string()
+                        } else {
+                            String::new()
+                        },
+                    ),
+                    (
+                        "per_page",
+                        params.get("per_page").cloned().unwrap_or_default(),
+                    ),
+                ],
+            ]
+            .concat(),
         )
+    };
+    let current_view = q.view.map(|(k, _)| k);
+    let views = if R::VIEWS.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once(("all", "All", base.clone(), current_view.is_none()))
+            .chain(R::VIEWS.iter().map(|(key, label, _)| {
+                (
+                    *key,
+                    *label,
+                    format!("{base}?view={key}"),
+                    current_view == Some(*key),
+                )
+            }))
+            .map(|(_, label, link, active)| (label, link, active))
+            .collect()
     };
     let headings = R::COLUMNS
         .iter()
@@ -250,6 +282,12 @@ async fn list_page<R: Resource>(
         prev_link: (page_no > 1).then(|| link_with(page_no - 1, &current_sort)),
         next_link: (page_no < pages).then(|| link_with(page_no + 1, &current_sort)),
         can_write: !R::ADMIN_WRITES || staff.user.is_admin,
+        views,
+        bulk_controls: if (!R::ADMIN_WRITES || staff.user.is_admin) && !q.archived {
+            R::bulk_controls(&state).await?
+        } else {
+            String::new()
+        },
         bulk_actions: if (!R::ADMIN_WRITES || staff.user.is_admin) && !q.archived {
             R::BULK_ACTIONS
                 .iter()
@@ -443,7 +481,10 @@ async fn form_fields<R: Resource>(
             FieldKind::Money => ("money", vec![]),
             FieldKind::Percent => ("percent", vec![]),
             FieldKind::Currency => ("currency", vec![]),
-            FieldKind::DomainList => ("textarea", vec![]),
+            FieldKind::DomainList | FieldKind::Lines { .. } | FieldKind::LongText { .. } => {
+                ("textarea", vec![])
+            }
+            FieldKind::ApiOnly => continue,
             FieldKind::Bool => ("checkbox", vec![]),
             FieldKind::Choice(choices) => (
                 "select",
@@ -456,6 +497,22 @@ async fn form_fields<R: Resource>(
                 "select",
                 ref_options(db, &ref_spec, object_id, value.as_i64()).await?,
             ),
+            FieldKind::RefList(ref_spec) => {
+                let chosen: Vec<i64> = value
+                    .as_array()
+                    .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+                    .unwrap_or_default();
+                let options = ref_options(db, &ref_spec, object_id, None)
+                    .await?
+                    .into_iter()
+                    .filter(|(id, _, _)| !id.is_empty())
+                    .map(|(id, name, _)| {
+                        let selected = id.parse::<i64>().is_ok_and(|i| chosen.contains(&i));
+                        (id, name, selected)
+                    })
+                    .collect();
+                ("multiselect", options)
+            }
         };
         out.push(FormField {
             name: spec.name,
@@ -486,6 +543,26 @@ pub fn form_to_input(fields: &[FieldSpec], form: &FormPairs) -> Map<String, Valu
     for spec in fields {
         let raw = form.get(spec.name).unwrap_or("").trim();
         let value = match spec.kind {
+            // Not in forms: the stored value stays.
+            FieldKind::ApiOnly => continue,
+            FieldKind::Lines { .. } => Value::Array(
+                raw.lines()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_owned()))
+                    .collect(),
+            ),
+            FieldKind::RefList(_) => Value::Array(
+                form.all(spec.name)
+                    .into_iter()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| {
+                        s.trim()
+                            .parse::<i64>()
+                            .map_or_else(|_| Value::String(s.to_owned()), Value::from)
+                    })
+                    .collect(),
+            ),
             FieldKind::Bool => Value::Bool(matches!(raw, "on" | "true" | "1")),
             FieldKind::DomainList => Value::Array(
                 // One per line (commas and semicolons also separate); a line with spaces
@@ -732,11 +809,37 @@ async fn post_submit<R: Resource>(
     }
 }
 
+/// The names of the objects a list of ids points at, in the order given.
+async fn names_of(db: &Db, spec: &super::RefSpec, ids: &Value) -> Result<String, AppError> {
+    let ids: Vec<i64> = ids
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    let mut names = Vec::with_capacity(ids.len());
+    for id in ids {
+        let name = db
+            .fetch_optional::<OptionRow>(
+                &format!("SELECT id, name FROM {} WHERE id = $1", spec.table),
+                crate::args![id],
+            )
+            .await?
+            .map_or_else(|| format!("#{id}"), |r| r.name);
+        names.push(name);
+    }
+    Ok(if names.is_empty() {
+        "—".to_owned()
+    } else {
+        names.join(", ")
+    })
+}
+
 /// A field of the Details tab.
 pub struct ShownField {
     pub label: &'static str,
     pub value: String,
     pub link: Option<String>,
+    /// Keep the value's line breaks (details, lists of lines).
+    pub lines: bool,
 }
 
 #[derive(Template)]
@@ -778,15 +881,43 @@ async fn detail_page<R: Resource>(
         Some("audit") => "audit",
         _ => "details",
     };
-    let fields = R::FIELDS
-        .iter()
-        .map(|spec| {
+    let mut fields = Vec::with_capacity(R::FIELDS.len());
+    for spec in R::FIELDS {
+        fields.push({
             let value = json.get(spec.name).unwrap_or(&Value::Null);
             match spec.kind {
                 FieldKind::Ref(r) => ShownField {
                     label: spec.label,
                     value: cell(&json, r.name_key),
                     link: value.as_i64().map(|id| format!("/{}/{id}", r.path)),
+                    lines: false,
+                },
+                FieldKind::RefList(r) => ShownField {
+                    label: spec.label,
+                    value: names_of(&state.db, &r, value).await?,
+                    link: None,
+                    lines: false,
+                },
+                FieldKind::Lines { .. } => ShownField {
+                    label: spec.label,
+                    value: value
+                        .as_array()
+                        .map(|items| {
+                            items
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        })
+                        .unwrap_or_default(),
+                    link: None,
+                    lines: true,
+                },
+                FieldKind::LongText { .. } => ShownField {
+                    label: spec.label,
+                    value: value.as_str().unwrap_or("—").to_owned(),
+                    link: None,
+                    lines: true,
                 },
                 FieldKind::Choice(choices) => ShownField {
                     label: spec.label,
@@ -795,15 +926,17 @@ async fn detail_page<R: Resource>(
                         .find(|(code, _)| Some(*code) == value.as_str())
                         .map_or_else(|| show_value(value), |(_, l)| (*l).to_owned()),
                     link: None,
+                    lines: false,
                 },
                 _ => ShownField {
                     label: spec.label,
                     value: show_value(value),
                     link: None,
+                    lines: false,
                 },
             }
-        })
-        .collect();
+        });
+    }
     let (posts, employees, audit, audit_total) = match tab {
         "activity" => (
             activity::list_posts(&state.db, R::PATH, id).await?,

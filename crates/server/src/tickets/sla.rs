@@ -1,0 +1,95 @@
+//! The SLA clock: due times from the settings (*Setup → Control → Defaults*: working days,
+//! hours, time zone, per-priority targets) and the breach scan that runs in the background.
+
+use crate::args;
+use crate::kernel::db::{Db, Tx, now};
+use crate::kernel::error::AppError;
+use accord_domain::settings::find;
+use accord_domain::sla::{self, DueTimes, Targets, WorkingCalendar, target_keys};
+use accord_domain::tickets::Priority;
+
+/// How often the breach scan runs: a breach is marked at most this long after it happens.
+pub const SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A setting's value inside a transaction (stored, else its default).
+async fn setting(tx: &mut Tx, key: &str) -> Result<String, AppError> {
+    let def = find(key).ok_or_else(|| AppError::Internal(format!("unknown setting {key}")))?;
+    let stored = tx
+        .fetch_optional::<(Option<String>,)>(
+            "SELECT value FROM settings WHERE key = $1",
+            args![key],
+        )
+        .await?
+        .and_then(|(v,)| v);
+    Ok(stored.unwrap_or_else(|| def.default.to_owned()))
+}
+
+/// The working calendar the SLA targets count on.
+pub async fn calendar(tx: &mut Tx) -> Result<WorkingCalendar, AppError> {
+    let days = setting(tx, "sla_working_days").await?;
+    let hours = setting(tx, "sla_working_hours").await?;
+    let zone = setting(tx, "sla_time_zone").await?;
+    WorkingCalendar::parse(&days, &hours, &zone)
+        .map_err(|e| AppError::Internal(format!("the SLA calendar settings are not valid: {e}")))
+}
+
+/// A priority's targets.
+pub async fn targets(tx: &mut Tx, priority: Priority) -> Result<Targets, AppError> {
+    let (response, resolution) = target_keys(priority);
+    let minutes = |v: String| v.parse::<i64>().unwrap_or(0);
+    Ok(Targets {
+        response_minutes: minutes(setting(tx, &response).await?),
+        resolution_minutes: minutes(setting(tx, &resolution).await?),
+    })
+}
+
+/// Due times of a ticket opened at `opened_at` with `priority`.
+pub async fn due_times(
+    tx: &mut Tx,
+    opened_at: i64,
+    priority: Priority,
+) -> Result<DueTimes, AppError> {
+    let calendar = calendar(tx).await?;
+    let targets = targets(tx, priority).await?;
+    Ok(sla::due_times(opened_at, targets, &calendar))
+}
+
+/// Marks open tickets past a target as breached; returns how many were newly marked.
+///
+/// Each statement only touches tickets not yet marked, so instances running it at the same
+/// time never mark one twice (the row lock, or SQLite's write lock, serialises them and the
+/// condition is checked again). Each reads one partial index (migration 0005).
+pub async fn scan(db: &Db, at: i64) -> Result<u64, AppError> {
+    let mut tx = db.begin().await?;
+    let late_resolution = tx
+        .execute(
+            "UPDATE tickets SET breached = TRUE, breached_at = $1
+             WHERE resolution_due_at < $1 AND NOT breached AND NOT is_closed AND archived_at IS NULL",
+            args![at],
+        )
+        .await?;
+    let late_response = tx
+        .execute(
+            "UPDATE tickets SET breached = TRUE, breached_at = $1
+             WHERE response_due_at < $1 AND responded_at IS NULL AND NOT breached AND NOT is_closed
+               AND archived_at IS NULL",
+            args![at],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(late_resolution + late_response)
+}
+
+/// Runs the breach scan every [`SCAN_EVERY`] until the process stops.
+pub async fn run_scans(db: Db) {
+    let mut every = tokio::time::interval(SCAN_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match scan(&db, now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tickets = n, "SLA breaches marked"),
+            Err(e) => tracing::warn!(error = %e, "SLA breach scan failed; retrying next time"),
+        }
+    }
+}
