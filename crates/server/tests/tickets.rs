@@ -461,3 +461,86 @@ both!(
         assert_eq!(w["definition"]["statuses"][0]["start"], json!(true));
     }
 );
+
+both!(
+    portal_contacts_open_and_follow_their_own_tickets,
+    |app: TestApp| async move {
+        let api = app.admin_api().await;
+        let (ticket_type, customer) = service_desk(&api).await;
+        let other = api
+            .create("/api/v1/customers", json!({"name": "Kramerica"}))
+            .await;
+        let theirs = api
+            .create(
+                "/api/v1/tickets",
+                json!({"summary": "Someone else's", "customer_id": other, "ticket_type_id": ticket_type}),
+            )
+            .await;
+        let contact = api
+            .create(
+                "/api/v1/contacts",
+                json!({"customer_id": customer, "name": "Pam", "email": "pam@initrode.test", "portal_access": true}),
+            )
+            .await;
+        let hash = accord::kernel::auth::hash_password("a long test password")
+            .await
+            .expect("hash");
+        accord::auth::invitations::set_password_hash(&app.state.db, "contact", contact, &hash)
+            .await
+            .expect("password");
+        let pam = app
+            .browser_login("pam@initrode.test", "a long test password")
+            .await;
+
+        let (status, page, _) = pam
+            .submit(
+                "/portal/tickets/new",
+                "/portal/tickets",
+                &[
+                    ("summary", ""),
+                    ("ticket_type_id", &ticket_type.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("Summary is required"), "the error is shown");
+        let (status, _, location) = pam
+            .submit(
+                "/portal/tickets/new",
+                "/portal/tickets",
+                &[
+                    ("summary", "Scanner offline"),
+                    ("details", "Since the power cut."),
+                    ("ticket_type_id", &ticket_type.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let location = location.expect("location");
+        let (status, page) = pam.get(&location).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("Scanner offline") && page.contains("New"),
+            "status shown"
+        );
+        assert!(page.contains("0/3 done"), "checklist progress shown");
+        let (_, list) = pam.get("/portal/tickets").await;
+        assert!(list.contains("Scanner offline"));
+        assert!(!list.contains("Someone else&#x27;s") && !list.contains("Someone else's"));
+        let (status, _) = pam.get(&format!("/portal/tickets/{theirs}")).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "another customer's ticket is not found"
+        );
+
+        let id: i64 = location
+            .rsplit('/')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .expect("id");
+        let (_, t) = api.get(&format!("/api/v1/tickets/{id}")).await;
+        assert_eq!(t["customer_id"], customer);
+        assert_eq!(t["contact_id"], contact);
+    }
+);

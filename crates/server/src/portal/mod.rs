@@ -1,5 +1,7 @@
 //! The customer portal under `/portal`: a contact sees only their own customer.
 
+mod tickets;
+
 use crate::args;
 use crate::kernel::auth::PortalUser;
 use crate::kernel::error::{AppError, PageResult};
@@ -14,6 +16,9 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/portal", get(home))
         .route("/portal/contacts/{id}", get(contact))
+        .route("/portal/tickets", get(tickets::list).post(tickets::create))
+        .route("/portal/tickets/new", get(tickets::new_form))
+        .route("/portal/tickets/{id}", get(tickets::show))
 }
 
 #[derive(sqlx::FromRow)]
@@ -50,6 +55,7 @@ struct PortalContact {
     contact: ContactView,
 }
 
+/// The caller's customer, if still active.
 async fn customer_of(state: &AppState, user: &PortalUser) -> Result<CustomerView, AppError> {
     state
         .db
