@@ -10,7 +10,7 @@ use crate::kernel::resource;
 use crate::kernel::resource::pages::PageId;
 use crate::kernel::web::{AppState, Flash, FormPairs, JsonObject, render, set_flash, show_time};
 use accord_domain::tickets::{NewChecklist, Priority};
-use accord_domain::workflow::TicketFacts;
+use accord_domain::workflow::{MoveRefused, TicketFacts};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -108,7 +108,10 @@ pub async fn detail_sections(
                     blocked: w
                         .check_move(&ticket.status, &t.to, &facts)
                         .err()
-                        .map(|r| r.message(&t.to)),
+                        .map(|r| match r {
+                            MoveRefused::RulesUnmet { reasons } => reasons.join("; "),
+                            other => other.message(&t.to),
+                        }),
                 })
                 .collect()
         })

@@ -488,9 +488,13 @@ async fn form_fields<R: Resource>(
             FieldKind::Bool => ("checkbox", vec![]),
             FieldKind::Choice(choices) => (
                 "select",
-                choices
-                    .iter()
-                    .map(|(code, label)| ((*code).to_owned(), (*label).to_owned(), *code == text))
+                // An optional choice can be left empty (e.g. "the ticket type's default").
+                (!spec.required)
+                    .then(|| (String::new(), "—".to_owned(), text.is_empty()))
+                    .into_iter()
+                    .chain(choices.iter().map(|(code, label)| {
+                        ((*code).to_owned(), (*label).to_owned(), *code == text)
+                    }))
                     .collect(),
             ),
             FieldKind::Ref(ref_spec) => (
