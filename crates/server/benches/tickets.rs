@@ -45,20 +45,27 @@ fn env_num(key: &str, default: i64) -> i64 {
 async fn main() -> Result<()> {
     let tickets = env_num("ACCORD_BENCH_TICKETS", 1_000_000);
     let requests = env_num("ACCORD_BENCH_REQUESTS", 300) as usize;
-    let backends = std::env::var("ACCORD_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let backends =
+        std::env::var("ACCORD_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     println!("# Ticket benchmark: {tickets} tickets, {requests} sequential requests per query");
     for backend in backends.split(',').map(str::trim) {
         let dir = tempfile::tempdir()?;
         let (url, drop_db) = match backend {
             "sqlite" => (format!("sqlite://{}/bench.db", dir.path().display()), None),
             "postgres" => {
-                let admin = std::env::var("ACCORD_BENCH_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
+                let admin = std::env::var("ACCORD_BENCH_POSTGRES_URL")
+                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
                 let name = format!("accord_bench_t_{}", std::process::id());
                 let db = Db::connect(&admin).await?;
-                db.execute(&format!("DROP DATABASE IF EXISTS {name}"), vec![]).await?;
-                db.execute(&format!("CREATE DATABASE {name}"), vec![]).await?;
+                db.execute(&format!("DROP DATABASE IF EXISTS {name}"), vec![])
+                    .await?;
+                db.execute(&format!("CREATE DATABASE {name}"), vec![])
+                    .await?;
                 db.close().await;
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(b, _)| b)
+                    .to_owned();
                 (format!("{base}/{name}"), Some((admin, name)))
             }
             other => return Err(anyhow!("unknown backend {other}")),
@@ -66,7 +73,11 @@ async fn main() -> Result<()> {
         let result = run(backend, &url, dir.path(), tickets, requests).await;
         if let Some((admin, name)) = drop_db {
             let db = Db::connect(&admin).await?;
-            db.execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), vec![]).await?;
+            db.execute(
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                vec![],
+            )
+            .await?;
             db.close().await;
         }
         result?;
@@ -74,7 +85,13 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-async fn run(backend: &str, url: &str, dir: &std::path::Path, tickets: i64, requests: usize) -> Result<()> {
+async fn run(
+    backend: &str,
+    url: &str,
+    dir: &std::path::Path,
+    tickets: i64,
+    requests: usize,
+) -> Result<()> {
     let config = Config {
         listen: "127.0.0.1:0".into(),
         database_url: url.into(),
@@ -84,7 +101,10 @@ async fn run(backend: &str, url: &str, dir: &std::path::Path, tickets: i64, requ
     let state = accord::prepare(config).await?;
     let started = Instant::now();
     seed(&state, tickets).await.context("seeding")?;
-    println!("\n## {backend}: seeded {tickets} tickets in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "\n## {backend}: seeded {tickets} tickets in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -98,7 +118,10 @@ async fn run(backend: &str, url: &str, dir: &std::path::Path, tickets: i64, requ
     });
     let admin = state
         .db
-        .fetch_i64("SELECT id FROM employees WHERE email = 'e2@bench.test'", vec![])
+        .fetch_i64(
+            "SELECT id FROM employees WHERE email = 'e2@bench.test'",
+            vec![],
+        )
         .await?
         .ok_or_else(|| anyhow!("no bench employee"))?;
     let token = accord::auth::create_api_token(&state.db, admin, "bench").await?;
@@ -110,14 +133,32 @@ async fn run(backend: &str, url: &str, dir: &std::path::Path, tickets: i64, requ
         ("newest first (no filter)", "/api/v1/tickets".to_owned()),
         ("view=open", "/api/v1/tickets?view=open".to_owned()),
         ("view=mine", "/api/v1/tickets?view=mine".to_owned()),
-        ("view=unassigned", "/api/v1/tickets?view=unassigned".to_owned()),
+        (
+            "view=unassigned",
+            "/api/v1/tickets?view=unassigned".to_owned(),
+        ),
         ("view=breached", "/api/v1/tickets?view=breached".to_owned()),
-        ("status=Waiting on Customer", "/api/v1/tickets?status=Waiting%20on%20Customer".to_owned()),
+        (
+            "status=Waiting on Customer",
+            "/api/v1/tickets?status=Waiting%20on%20Customer".to_owned(),
+        ),
         ("customer_id", "/api/v1/tickets?customer_id=7".to_owned()),
-        ("assignee_id + status", "/api/v1/tickets?assignee_id=3&status=New".to_owned()),
-        ("search, common word (printer)", "/api/v1/tickets?search=printer".to_owned()),
-        ("search, rare word", "/api/v1/tickets?search=ticket-424242".to_owned()),
-        ("page 10 of view=open", "/api/v1/tickets?view=open&page=10".to_owned()),
+        (
+            "assignee_id + status",
+            "/api/v1/tickets?assignee_id=3&status=New".to_owned(),
+        ),
+        (
+            "search, common word (printer)",
+            "/api/v1/tickets?search=printer".to_owned(),
+        ),
+        (
+            "search, rare word",
+            "/api/v1/tickets?search=ticket-424242".to_owned(),
+        ),
+        (
+            "page 10 of view=open",
+            "/api/v1/tickets?view=open&page=10".to_owned(),
+        ),
     ];
     for (label, path) in queries {
         let mut times = Vec::with_capacity(requests);
@@ -148,7 +189,11 @@ async fn run(backend: &str, url: &str, dir: &std::path::Path, tickets: i64, requ
             p(0.5),
             p(0.95),
             p99,
-            if p99 < TARGET_P99_MS { "met" } else { "NOT met" }
+            if p99 < TARGET_P99_MS {
+                "met"
+            } else {
+                "NOT met"
+            }
         );
     }
 
@@ -156,7 +201,10 @@ async fn run(backend: &str, url: &str, dir: &std::path::Path, tickets: i64, requ
     let at = now();
     let open = state
         .db
-        .fetch_i64("SELECT COUNT(*) FROM tickets WHERE NOT is_closed AND NOT breached", vec![])
+        .fetch_i64(
+            "SELECT COUNT(*) FROM tickets WHERE NOT is_closed AND NOT breached",
+            vec![],
+        )
         .await?
         .unwrap_or(0);
     state
@@ -175,10 +223,26 @@ async fn run(backend: &str, url: &str, dir: &std::path::Path, tickets: i64, requ
     let t = Instant::now();
     let again = accord::tickets::sla::scan(&state.db, at).await?;
     let second = t.elapsed().as_secs_f64() * 1000.0;
-    println!("\n| breach scan over {open} open tickets | marked | ms | target < {TARGET_SCAN_MS} ms |");
+    println!(
+        "\n| breach scan over {open} open tickets | marked | ms | target < {TARGET_SCAN_MS} ms |"
+    );
     println!("|---|---|---|---|");
-    println!("| 1 % just late | {marked} | {first:.1} | {} |", if first < TARGET_SCAN_MS { "met" } else { "NOT met" });
-    println!("| nothing new | {again} | {second:.1} | {} |", if second < TARGET_SCAN_MS { "met" } else { "NOT met" });
+    println!(
+        "| 1 % just late | {marked} | {first:.1} | {} |",
+        if first < TARGET_SCAN_MS {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "| nothing new | {again} | {second:.1} | {} |",
+        if second < TARGET_SCAN_MS {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
 
     let _ = stop.send(());
     let _ = server.await;
@@ -203,7 +267,9 @@ async fn seed(state: &AppState, tickets: i64) -> Result<()> {
     let ticket_type = create::<TicketTypes>(
         state,
         None,
-        &into_map(json!({"name": "Incident", "default_priority": "medium", "workflow_id": workflow})),
+        &into_map(
+            json!({"name": "Incident", "default_priority": "medium", "workflow_id": workflow}),
+        ),
     )
     .await?
     .id;

@@ -159,7 +159,7 @@ async fn object_names(
 struct Hits {
     title: &'static str,
     more_link: String,
-    total: i64,
+    total: crate::kernel::resource::Total,
     items: Vec<(String, String, String)>,
 }
 
@@ -214,12 +214,13 @@ async fn search(
         .unwrap_or_default();
     let mut groups = Vec::new();
     if !q.is_empty() {
+        groups.push(hits::<crate::tickets::Tickets>(&state, &q, "customer_name").await?);
         groups.push(hits::<Customers>(&state, &q, "email_domains").await?);
         groups.push(hits::<Contacts>(&state, &q, "customer_name").await?);
         groups.push(hits::<Employees>(&state, &q, "email").await?);
         groups.push(hits::<Products>(&state, &q, "sku").await?);
         groups.push(hits::<LegalEntities>(&state, &q, "currency").await?);
-        groups.retain(|g| g.total > 0);
+        groups.retain(|g| g.total.count > 0);
     }
     Ok(page(&SearchPage {
         shell: Shell::new(&state, &staff, "home").await?,

@@ -86,6 +86,7 @@ impl Resource for Tickets {
     const SQLITE_SEARCH: Option<&'static str> =
         Some("t.id IN (SELECT rowid FROM tickets_search WHERE tickets_search MATCH $1)");
     const DEFAULT_SORT: &'static str = "-number";
+    const COUNT_LIMIT: Option<i64> = Some(1_000);
     const FILTERS: &'static [Filter] = &[
         Filter {
             param: "status",

@@ -78,12 +78,17 @@ async fn list_handler<R: Resource>(
         .iter()
         .map(|r| Value::Object(json_of::<R>(r)))
         .collect();
-    Ok(Json(json!({
+    let mut body = json!({
         "items": items,
-        "total": total,
+        "total": total.count,
         "page": q.paging.page,
         "per_page": q.paging.per_page,
-    })))
+    });
+    if total.more {
+        // More than the type counts: `total` is a lower bound.
+        body["total_is_lower_bound"] = json!(true);
+    }
+    Ok(Json(body))
 }
 
 fn with_invitation(mut json: serde_json::Map<String, Value>, url: Option<String>) -> Value {

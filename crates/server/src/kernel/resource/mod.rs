@@ -138,6 +138,9 @@ pub trait Resource: ObjectType {
     const SQLITE_SEARCH: Option<&'static str> = None;
     /// `active_counts` keeps this table's number of active rows (see migration 0002).
     const COUNTED: bool = false;
+    /// Lists count at most this many matches (then show "1,000+"): counting a million rows
+    /// to print one number would cost more than the page itself.
+    const COUNT_LIMIT: Option<i64> = None;
     /// The column key lists sort by when no sort is asked for.
     const DEFAULT_SORT: &'static str;
     /// Equality filters from the query string.
@@ -486,6 +489,17 @@ pub fn list_sql<R: Resource>(backend: Backend, q: &ListQuery) -> ListSql {
             "SELECT n FROM active_counts WHERE table_name = $1".to_owned(),
             crate::args![R::TABLE],
         )
+    } else if let Some(limit) = R::COUNT_LIMIT {
+        let mut count_args = args.clone();
+        count_args.push((limit + 1).into());
+        (
+            format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {} t WHERE {where_clause} LIMIT ${}) AS capped",
+                R::TABLE,
+                count_args.len()
+            ),
+            count_args,
+        )
     } else {
         (
             format!("SELECT COUNT(*) FROM {} t WHERE {where_clause}", R::TABLE),
@@ -521,12 +535,51 @@ pub fn list_sql<R: Resource>(backend: Backend, q: &ListQuery) -> ListSql {
     }
 }
 
-/// One page of a list and the total number of matching objects.
-pub async fn list<R: Resource>(db: &Db, q: &ListQuery) -> Result<(Vec<R::Row>, i64), AppError> {
+/// How many objects a list matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub count: i64,
+    /// There are more than `count` (the type's [`Resource::COUNT_LIMIT`]).
+    pub more: bool,
+}
+
+impl Total {
+    /// "1,234" or "1,000+".
+    pub fn shown(self) -> String {
+        let digits = self.count.to_string();
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        if self.more {
+            grouped.push('+');
+        }
+        grouped
+    }
+}
+
+/// One page of a list and how many objects match.
+pub async fn list<R: Resource>(db: &Db, q: &ListQuery) -> Result<(Vec<R::Row>, Total), AppError> {
     let sql = list_sql::<R>(db.backend(), q);
-    let total = db.fetch_i64(&sql.count, sql.count_args).await?.unwrap_or(0);
+    let counted = db.fetch_i64(&sql.count, sql.count_args).await?.unwrap_or(0);
     let rows = db.fetch_all::<R::Row>(&sql.page, sql.page_args).await?;
-    Ok((rows, total))
+    Ok((rows, total_of::<R>(counted)))
+}
+
+fn total_of<R: Resource>(counted: i64) -> Total {
+    match R::COUNT_LIMIT {
+        Some(limit) if counted > limit => Total {
+            count: limit,
+            more: true,
+        },
+        _ => Total {
+            count: counted,
+            more: false,
+        },
+    }
 }
 
 /// A search term as an FTS5 phrase: quoted, so its characters are matched literally.

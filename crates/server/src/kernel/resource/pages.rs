@@ -90,7 +90,10 @@ struct ListPage {
     base: String,
     headings: Vec<Heading>,
     rows: Vec<Row>,
-    total: i64,
+    /// "1,234", or "1,000+" past the type's counted limit.
+    total: String,
+    /// The page count is a lower bound.
+    more_pages: bool,
     search: String,
     archived: bool,
     page: i64,
@@ -255,9 +258,18 @@ async fn list_page<R: Resource>(
             }
         })
         .collect::<Vec<_>>();
-    let pages = q.paging.pages(total);
     let page_no = q.paging.page;
-    let first_row = if total == 0 { 0 } else { q.paging.offset() + 1 };
+    // Past a counted limit the number of pages is unknown: "Next" while pages are full.
+    let pages = if total.more {
+        page_no + i64::from(rows.len() as i64 == q.paging.per_page)
+    } else {
+        q.paging.pages(total.count)
+    };
+    let first_row = if total.count == 0 {
+        0
+    } else {
+        q.paging.offset() + 1
+    };
     Ok(page(&ListPage {
         shell: Shell::new(&state, &staff, R::NAV).await?,
         title: R::PLURAL,
@@ -265,7 +277,8 @@ async fn list_page<R: Resource>(
         headings,
         last_row: q.paging.offset() + rows.len() as i64,
         rows,
-        total,
+        total: total.shown(),
+        more_pages: total.more,
         search: search.clone(),
         archived: q.archived,
         page: page_no,
@@ -274,10 +287,14 @@ async fn list_page<R: Resource>(
         export_link: query_link(
             &format!("{base}/export.csv"),
             &[
-                ("search", search.clone()),
-                ("sort", current_sort.clone()),
-                ("archived", archived.clone()),
-            ],
+                kept.as_slice(),
+                &[
+                    ("search", search.clone()),
+                    ("sort", current_sort.clone()),
+                    ("archived", archived.clone()),
+                ],
+            ]
+            .concat(),
         ),
         prev_link: (page_no > 1).then(|| link_with(page_no - 1, &current_sort)),
         next_link: (page_no < pages).then(|| link_with(page_no + 1, &current_sort)),
@@ -323,13 +340,14 @@ fn csv_field(value: &str) -> String {
 /// `GET /{type}/export.csv`: the list as it is filtered and sorted, every page, as CSV.
 async fn export_csv<R: Resource>(
     State(state): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     Query(params): Query<HashMap<String, String>>,
 ) -> PageResult {
     let mut params = params;
     params.remove("page");
     params.remove("per_page");
     let mut q = ListQuery::parse::<R>(&params)?;
+    q.viewer = Some(staff.user.id);
     let mut out = String::new();
     let headings: Vec<String> = R::COLUMNS.iter().map(|c| csv_field(c.label)).collect();
     out.push_str(&format!("id,{}\r\n", headings.join(",")));
@@ -348,7 +366,12 @@ async fn export_csv<R: Resource>(
             out.push_str(&format!("{},{}\r\n", r.id(), cells.join(",")));
         }
         let done = q.paging.page * q.paging.per_page;
-        if rows.is_empty() || done >= total.min(MAX_EXPORT_ROWS) {
+        let bound = if total.more {
+            MAX_EXPORT_ROWS
+        } else {
+            total.count.min(MAX_EXPORT_ROWS)
+        };
+        if rows.is_empty() || done >= bound {
             break;
         }
         q.paging.page += 1;
