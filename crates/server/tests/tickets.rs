@@ -544,3 +544,34 @@ both!(
         assert_eq!(t["contact_id"], contact);
     }
 );
+
+both!(big_lists_count_up_to_a_limit, |app: TestApp| async move {
+    let api = app.admin_api().await;
+    let (ticket_type, customer) = service_desk(&api).await;
+    // 1,005 tickets straight into the table (creating them one by one is not the point).
+    app.state
+            .db
+            .execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1005)
+                 INSERT INTO tickets (summary, summary_lower, customer_id, ticket_type_id, priority, status,
+                     response_due_at, resolution_due_at, created_at, updated_at)
+                 SELECT 'Bulk ' || i, 'bulk ' || i, $1, $2, 'low', 'New', 0, 0, 0, 0 FROM n",
+                accord::args![customer, ticket_type],
+            )
+            .await
+            .expect("bulk insert");
+    let (_, body) = api.get("/api/v1/tickets?per_page=200").await;
+    assert_eq!(body["total"], 1000);
+    assert_eq!(body["total_is_lower_bound"], json!(true));
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(200));
+    let (_, body) = api.get("/api/v1/tickets?search=bulk%201004").await;
+    assert_eq!(body["total"], 1, "small results are counted exactly");
+    assert!(body.get("total_is_lower_bound").is_none());
+    app.employee("viewer@accord.test", "Vi Ewer", false).await;
+    let browser = app
+        .browser_login("viewer@accord.test", "a long test password")
+        .await;
+    let (_, page) = browser.get("/tickets").await;
+    assert!(page.contains("of 1,000+"), "the list says there are more");
+    assert!(page.contains("rel=\"next\""), "and offers the next page");
+});
