@@ -93,6 +93,19 @@ CREATE TABLE ticket_checklist_items (
 );
 CREATE INDEX ticket_checklist_items_checklist ON ticket_checklist_items (checklist_id, position);
 
+-- The conversation with the customer (internal notes are the ticket's Activity posts).
+-- Authors are employees or the customer's contacts; the name is kept as it was.
+CREATE TABLE ticket_replies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id BIGINT NOT NULL REFERENCES tickets (id),
+    author_kind TEXT NOT NULL,
+    author_id BIGINT NOT NULL,
+    author_name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX ticket_replies_ticket ON ticket_replies (ticket_id, id);
+
 -- Full-text search of summaries and details (trigram FTS5, as for customers).
 CREATE VIRTUAL TABLE tickets_search USING fts5 (summary_lower, details, tokenize = 'trigram');
 CREATE TRIGGER tickets_search_insert AFTER INSERT ON tickets

@@ -257,6 +257,19 @@ fn checklist_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Val
                         "items": {"type": "array", "maxItems": 100, "items": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "\\S"}}}}]})),
             "responses": responses("201", ok(list_ref.clone()))}
     }));
+    let reply = json!({"type": "object", "required": ["id", "author_kind", "author_name", "body", "created_at"], "properties": {
+        "id": {"type": "integer"}, "author_kind": {"type": "string", "enum": ["employee", "contact"]},
+        "author_id": {"type": "integer"}, "author_name": {"type": "string"}, "body": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"}}});
+    paths.insert("/api/v1/tickets/{id}/replies".into(), json!({
+        "get": {"tags": ["Tickets"], "summary": "The conversation with the customer, oldest first", "parameters": [id_param()],
+            "responses": responses("200", ok(json!({"type": "object", "properties": {"items": {"type": "array", "items": reply.clone()}, "total": {"type": "integer"}}})))},
+        "post": {"tags": ["Tickets"], "summary": "Reply to the customer (shown in the portal; the first reply is the first response)",
+            "parameters": [id_param()],
+            "requestBody": body(json!({"type": "object", "required": ["body"], "additionalProperties": false,
+                "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 20000, "pattern": "\\S"}}})),
+            "responses": responses("201", ok(reply))}
+    }));
     paths.insert("/api/v1/tickets/{id}/checklists/{cid}".into(), json!({
         "get": {"tags": ["Tickets"], "summary": "One checklist", "parameters": [id_param(), cid.clone()],
             "responses": responses("200", ok(list_ref.clone()))}

@@ -542,6 +542,53 @@ both!(
         let (_, t) = api.get(&format!("/api/v1/tickets/{id}")).await;
         assert_eq!(t["customer_id"], customer);
         assert_eq!(t["contact_id"], contact);
+        assert!(t["responded_at"].is_null());
+
+        // The agent's reply reaches the portal and counts as the first response; the
+        // contact answers there.
+        let (status, reply) = api
+            .post(
+                &format!("/api/v1/tickets/{id}/replies"),
+                json!({"body": "Is the scanner's light on?"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{reply}");
+        let (_, t) = api.get(&format!("/api/v1/tickets/{id}")).await;
+        assert!(t["responded_at"].is_string());
+        let (_, page) = pam.get(&location).await;
+        assert!(page.contains("light on?"), "the reply is in the portal");
+        let (status, _, _) = pam
+            .submit(&location, &format!("{location}/replies"), &[("body", "  ")])
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "an empty reply is refused"
+        );
+        let (status, _, _) = pam
+            .submit(
+                &location,
+                &format!("{location}/replies"),
+                &[("body", "Yes, it blinks orange.")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, replies) = api.get(&format!("/api/v1/tickets/{id}/replies")).await;
+        assert_eq!(replies["total"], 2);
+        assert_eq!(replies["items"][1]["author_kind"], "contact");
+        assert_eq!(replies["items"][1]["author_name"], "Pam");
+        let (status, _, _) = pam
+            .submit(
+                &location,
+                &format!("/portal/tickets/{theirs}/replies"),
+                &[("body", "sneaky")],
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "no replies on another customer's ticket"
+        );
     }
 );
 

@@ -19,6 +19,10 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/tickets", get(tickets::list).post(tickets::create))
         .route("/portal/tickets/new", get(tickets::new_form))
         .route("/portal/tickets/{id}", get(tickets::show))
+        .route(
+            "/portal/tickets/{id}/replies",
+            axum::routing::post(tickets::reply),
+        )
 }
 
 #[derive(sqlx::FromRow)]

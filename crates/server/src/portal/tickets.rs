@@ -153,20 +153,31 @@ struct TicketPage {
     progress: String,
     opened: String,
     due: String,
+    replies: Vec<crate::tickets::replies::Reply>,
+    error: Option<String>,
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    user: PortalUser,
-    PageId(id): PageId,
-) -> PageResult {
-    let customer = customer_of(&state, &user).await?;
-    // Scoped by the caller's customer: another customer's ticket is simply not found.
-    let ticket = crate::tickets::fetch(&state.db, id)
+/// One of the caller's customer's tickets; another customer's is simply not found.
+async fn own_ticket(
+    state: &AppState,
+    user: &PortalUser,
+    id: i64,
+) -> Result<crate::tickets::TicketRow, AppError> {
+    crate::tickets::fetch(&state.db, id)
         .await?
         .filter(|t| t.customer_id == user.contact.customer_id && t.archived_at.is_none())
-        .ok_or(AppError::NotFound)?;
-    Ok(page(&TicketPage {
+        .ok_or(AppError::NotFound)
+}
+
+async fn ticket_page(
+    state: &AppState,
+    user: &PortalUser,
+    id: i64,
+    error: Option<String>,
+) -> Result<TicketPage, AppError> {
+    let customer = customer_of(state, user).await?;
+    let ticket = own_ticket(state, user, id).await?;
+    Ok(TicketPage {
         me: user.contact.name.clone(),
         csrf: user.csrf.clone(),
         customer: customer.name,
@@ -176,6 +187,40 @@ pub async fn show(
         ),
         opened: show_time(ticket.created_at),
         due: show_time(ticket.resolution_due_at),
+        replies: crate::tickets::replies::of_ticket(&state.db, id).await?,
         ticket,
-    }))
+        error,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    user: PortalUser,
+    PageId(id): PageId,
+) -> PageResult {
+    Ok(page(&ticket_page(&state, &user, id, None).await?))
+}
+
+/// A contact answers on their customer's ticket.
+pub async fn reply(
+    State(state): State<AppState>,
+    user: PortalUser,
+    PageId(id): PageId,
+    form: FormPairs,
+) -> PageResult {
+    own_ticket(&state, &user, id).await?;
+    let author = crate::tickets::replies::ReplyAuthor::Contact {
+        id: user.contact.id,
+        name: &user.contact.name,
+    };
+    match crate::tickets::replies::add(&state.db, id, author, form.get("body").unwrap_or("")).await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/portal/tickets/{id}")).into_response()),
+        Err(AppError::Validation(e)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(&ticket_page(&state, &user, id, Some(e.to_string())).await?),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
 }

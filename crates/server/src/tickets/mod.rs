@@ -6,6 +6,7 @@
 //! `accord_domain::{tickets, workflow, sla}`.
 
 pub mod checklists;
+pub mod replies;
 pub mod setup;
 pub mod sla;
 mod web;

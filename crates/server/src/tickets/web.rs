@@ -2,6 +2,7 @@
 //! is refused), checklists, and bulk assign / status change on the list.
 
 use super::checklists::{self, ItemChange};
+use super::replies::{self, ReplyAuthor};
 use super::{Tickets, fetch, workflow_of_type};
 use crate::args;
 use crate::kernel::auth::{ApiStaff, Staff};
@@ -23,6 +24,11 @@ use std::collections::HashMap;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/tickets/{id}/status", post(status_submit))
+        .route("/tickets/{id}/replies", post(reply_submit))
+        .route(
+            "/api/v1/tickets/{id}/replies",
+            get(replies_api).post(add_reply_api),
+        )
         .route("/tickets/{id}/checklists", post(add_checklist_submit))
         .route(
             "/tickets/{id}/checklists/{cid}/items",
@@ -81,6 +87,7 @@ struct Sections {
     progress: String,
     checklists: Vec<checklists::Checklist>,
     templates: Vec<(i64, String)>,
+    replies: Vec<replies::Reply>,
 }
 
 /// The status control, SLA facts and checklists of a ticket's page.
@@ -141,6 +148,7 @@ pub async fn detail_sections(
         status: ticket.status,
         checklists: lists,
         templates,
+        replies: replies::of_ticket(&state.db, id).await?,
     })])
 }
 
@@ -275,6 +283,26 @@ async fn item_submit(
     Ok(back_to(id))
 }
 
+async fn reply_submit(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+    form: FormPairs,
+) -> PageResult {
+    let author = ReplyAuthor::Employee {
+        id: staff.user.id,
+        name: &staff.user.name,
+    };
+    match replies::add(&state.db, id, author, form.get("body").unwrap_or("")).await {
+        Ok(_) => flash(&state, &staff, "Reply sent to the customer.".into()).await?,
+        Err(AppError::Validation(e)) => {
+            flash(&state, &staff, format!("The reply was not sent: {e}")).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(back_to(id))
+}
+
 // ---- bulk actions on the list ----
 
 #[derive(Template)]
@@ -406,6 +434,47 @@ async fn existing(state: &AppState, id: i64) -> Result<(), AppError> {
         .await?
         .map(|_| ())
         .ok_or(AppError::NotFound)
+}
+
+async fn replies_api(
+    State(state): State<AppState>,
+    _staff: ApiStaff,
+    Path(path): Path<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let id = path_id(&path, "id")?;
+    existing(&state, id).await?;
+    let all = replies::of_ticket(&state.db, id).await?;
+    Ok(Json(json!({
+        "items": all.iter().map(replies::Reply::to_json).collect::<Vec<_>>(),
+        "total": all.len(),
+    })))
+}
+
+async fn add_reply_api(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    Path(path): Path<HashMap<String, String>>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let id = path_id(&path, "id")?;
+    let mut errors = accord_domain::FieldErrors::new();
+    for key in body.keys().filter(|k| k.as_str() != "body") {
+        errors.add(key, "is not a field of a reply");
+    }
+    let text = match body.get("body") {
+        Some(Value::String(s)) => s.clone(),
+        _ => {
+            errors.add("body", "is required (a text string)");
+            String::new()
+        }
+    };
+    errors.into_result(()).map_err(AppError::from)?;
+    let author = ReplyAuthor::Employee {
+        id: staff.user.id,
+        name: &staff.user.name,
+    };
+    let reply = replies::add(&state.db, id, author, &text).await?;
+    Ok((StatusCode::CREATED, Json(reply.to_json())).into_response())
 }
 
 async fn checklists_api(
