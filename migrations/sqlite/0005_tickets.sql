@@ -58,13 +58,18 @@ CREATE TABLE tickets (
     updated_at BIGINT NOT NULL,
     archived_at BIGINT
 );
--- Lists are newest first; each filter walks its own index in id order.
+-- Lists are newest first; each filter and saved view walks its own index in id order, so a
+-- page (and the count, capped at 1,000) reads only matching rows.
 CREATE INDEX tickets_active_id ON tickets (id) WHERE archived_at IS NULL;
 CREATE INDEX tickets_status ON tickets (status, id) WHERE archived_at IS NULL;
 CREATE INDEX tickets_customer ON tickets (customer_id, id) WHERE archived_at IS NULL;
 CREATE INDEX tickets_assignee ON tickets (assignee_id, id) WHERE archived_at IS NULL;
-CREATE INDEX tickets_open ON tickets (is_closed, id) WHERE archived_at IS NULL;
 CREATE INDEX tickets_breached ON tickets (breached, id) WHERE archived_at IS NULL;
+CREATE INDEX tickets_view_open ON tickets (id) WHERE NOT is_closed AND archived_at IS NULL;
+CREATE INDEX tickets_view_mine ON tickets (assignee_id, id) WHERE NOT is_closed AND archived_at IS NULL;
+CREATE INDEX tickets_view_unassigned ON tickets (id)
+    WHERE assignee_id IS NULL AND NOT is_closed AND archived_at IS NULL;
+CREATE INDEX tickets_view_breached ON tickets (id) WHERE breached AND NOT is_closed AND archived_at IS NULL;
 -- The breach scan reads only open, not yet breached tickets, by due time.
 CREATE INDEX tickets_resolution_due ON tickets (resolution_due_at)
     WHERE NOT breached AND NOT is_closed AND archived_at IS NULL;
