@@ -375,10 +375,10 @@ async fn bulk(
         }
         let done = ids.len() - refused.len();
         if refused.is_empty() {
-            format!("{what} for {done} tickets.")
+            format!("{what}: changed {done} of {done} ticked tickets.")
         } else {
             format!(
-                "{what} for {done} of {} tickets. Not changed: {}",
+                "{what}: changed {done} of {} ticked tickets. Not changed: {}",
                 ids.len(),
                 refused.join(" ")
             )
