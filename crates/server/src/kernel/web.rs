@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// Turns true when the server stops (ends open event streams).
+    pub stop: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// A one-time message shown on the next page (after a redirect).
@@ -63,6 +65,8 @@ pub struct Shell {
     pub active: &'static str,
     pub flash: Option<Flash>,
     pub company_name: String,
+    /// Unread in-app notifications of the user (the bell).
+    pub unread: i64,
 }
 
 impl Shell {
@@ -80,6 +84,7 @@ impl Shell {
             active,
             flash,
             company_name: crate::settings::company_name(&state.db).await?,
+            unread: crate::notifications::unread_count(&state.db, staff.user.id).await?,
         })
     }
 }

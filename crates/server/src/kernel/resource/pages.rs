@@ -69,6 +69,8 @@ pub struct Heading {
 /// A row of a list: the link to the object and the cells (with whether each is numeric).
 pub struct Row {
     pub link: String,
+    /// The viewer has unread notifications on this object (shown bold).
+    pub unread: bool,
     pub cells: Vec<(String, bool)>,
 }
 
@@ -206,11 +208,13 @@ async fn list_page<R: Resource>(
             }
         })
         .collect();
+    let unread = crate::notifications::unread_objects(&state.db, staff.user.id, R::PATH).await?;
     let rows = rows
         .iter()
         .map(|r| {
             let json = json_of::<R>(r);
             Row {
+                unread: unread.contains(&r.id()),
                 link: format!("{base}/{}", r.id()),
                 cells: R::COLUMNS
                     .iter()
@@ -702,7 +706,7 @@ async fn post_submit<R: Resource>(
         .collect();
     let body = form.get("body").unwrap_or("");
     let tab = format!("/{}/{id}?tab=activity", R::PATH);
-    match activity::add_post(&state.db, R::PATH, id, &staff.user, body, &tags).await {
+    match activity::add_post(&state, R::PATH, id, &staff.user, body, &tags).await {
         Ok(_) => Ok(Redirect::to(&tab).into_response()),
         Err(AppError::Validation(errors)) => {
             set_flash(
@@ -749,6 +753,10 @@ struct DetailPage {
     audit_total: i64,
     can_write: bool,
     actions: Vec<(&'static str, String)>,
+    /// The viewer's unread notifications on this object (its own bell).
+    object_unread: i64,
+    object_type: &'static str,
+    notices: Vec<crate::notifications::NotificationRow>,
 }
 
 async fn detail_page<R: Resource>(
@@ -758,6 +766,11 @@ async fn detail_page<R: Resource>(
     Query(params): Query<HashMap<String, String>>,
 ) -> PageResult {
     let row = fetch::<R>(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    // Opening the object is a *Mark As Read Event* where its template says so.
+    crate::notifications::mark_object_read(&state.db, staff.user.id, R::PATH, id, Some("opened"))
+        .await?;
+    let object_unread =
+        crate::notifications::unread_on(&state.db, staff.user.id, R::PATH, id).await?;
     let json = json_of::<R>(&row);
     let tab = match params.get("tab").map(String::as_str) {
         Some("activity") => "activity",
@@ -790,6 +803,11 @@ async fn detail_page<R: Resource>(
             }
         })
         .collect();
+    let notices = if tab == "audit" {
+        crate::notifications::for_object(&state.db, R::PATH, id).await?
+    } else {
+        Vec::new()
+    };
     let (posts, employees, audit, audit_total) = match tab {
         "activity" => (
             activity::list_posts(&state.db, R::PATH, id).await?,
@@ -834,5 +852,8 @@ async fn detail_page<R: Resource>(
             .map(|(label, path)| (*label, format!("{base}/{id}/{path}")))
             .collect(),
         base,
+        object_unread,
+        object_type: R::PATH,
+        notices,
     }))
 }
