@@ -250,8 +250,9 @@ async fn nightly(global: &GlobalArgs, date: Option<String>) -> anyhow::Result<()
     let config = resolve(global, None, None)?;
     let state = crate::prepare(config).await?;
     let date = match date {
-        Some(text) => accord_domain::nightly::Date::parse(&text)
-            .ok_or_else(|| anyhow::anyhow!("--date must be a date like 2026-12-31, not {text:?}"))?,
+        Some(text) => accord_domain::nightly::Date::parse(&text).ok_or_else(|| {
+            anyhow::anyhow!("--date must be a date like 2026-12-31, not {text:?}")
+        })?,
         None => {
             crate::kernel::nightly::local_today(&state.db)
                 .await

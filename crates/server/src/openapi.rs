@@ -309,10 +309,13 @@ fn platform_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Valu
         "get": {"tags": [tag], "summary": "Background jobs, newest first (administrators)", "parameters": job_params,
             "responses": responses("200", ok(page_of("Job")))}
     }));
-    paths.insert("/api/v1/jobs/{id}".into(), json!({
-        "get": {"tags": [tag], "summary": "One job", "parameters": [id_param()],
-            "responses": responses("200", ok(json!({"$ref": "#/components/schemas/Job"})))}
-    }));
+    paths.insert(
+        "/api/v1/jobs/{id}".into(),
+        json!({
+            "get": {"tags": [tag], "summary": "One job", "parameters": [id_param()],
+                "responses": responses("200", ok(json!({"$ref": "#/components/schemas/Job"})))}
+        }),
+    );
     schemas.insert("Job".into(), json!({"type": "object", "properties": {
         "id": {"type": "integer"}, "kind": {"type": "string"}, "payload": {},
         "status": {"type": "string", "enum": crate::kernel::jobs::STATUSES}, "attempts": {"type": "integer"},
