@@ -106,6 +106,7 @@ async fn notifications_page(
                 items,
             }
         })
+        .filter(|g| !g.items.is_empty())
         .collect();
     Ok(page(&NotificationsPage {
         shell: Shell::new(&state, &staff, "notifications").await?,
