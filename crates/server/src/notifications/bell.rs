@@ -27,6 +27,11 @@ pub fn publish(recipients: Vec<i64>) {
     let _ = BELL.send(Arc::new(recipients));
 }
 
+/// A receiver of bell changes (for the event streams and the benchmark).
+pub fn subscribe() -> broadcast::Receiver<Changed> {
+    BELL.subscribe()
+}
+
 /// Listens on PostgreSQL for every instance's bell changes, reconnecting on failure.
 pub async fn listen(pool: sqlx::PgPool) {
     loop {
@@ -91,7 +96,7 @@ pub async fn stream(
     staff: Staff,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let listening = Listening {
-        rx: BELL.subscribe(),
+        rx: subscribe(),
         stop: state.stop.subscribe(),
         me: staff.user.id,
         state,

@@ -253,8 +253,14 @@ fn values_clause(rows: usize, columns: usize) -> String {
         .join(", ")
 }
 
-/// Rows per multi-row INSERT (well under both databases' parameter limits).
-const CHUNK: usize = 300;
+/// Recipients per multi-row INSERT: well under PostgreSQL's 65,535 parameters; smaller on
+/// SQLite, where binding cost grows with the square of a statement's parameters.
+fn chunk_size(tx: &Tx) -> usize {
+    match tx {
+        Tx::Sqlite(_) => 50,
+        Tx::Postgres(_) => 1000,
+    }
+}
 
 /// Notifies `recipients` (employee ids; archived ones and duplicates are skipped) of an
 /// event in the caller's transaction, as the event kind's template says: in-app rows and/or
@@ -293,7 +299,7 @@ pub async fn notify(
     let title = render_template(&template.subject, &values(event, "", &link, &company))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let mut notified = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
+    for chunk in ids.chunks(chunk_size(tx)) {
         let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let people = tx
             .fetch_all::<Recipient>(
