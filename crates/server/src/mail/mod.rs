@@ -310,44 +310,66 @@ pub struct Sent {
     pub failed: usize,
 }
 
+/// Connections sending at once: each SMTP exchange waits on the network, so several in
+/// parallel keep the line busy. Every mail is still claimed by exactly one sender.
+const PARALLEL: usize = 8;
+
 /// Sends every due mail (up to a batch). With no SMTP server configured, does nothing:
 /// mails wait in the Outbox.
 pub async fn send_due(state: &AppState) -> Result<Sent, AppError> {
-    let mut summary = Sent::default();
     let Some(config) = SmtpConfig::load(&state.db).await? else {
-        return Ok(summary);
+        return Ok(Sent::default());
     };
     let transport = match config.transport() {
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %e, "the SMTP settings are unusable");
-            return Ok(summary);
+            return Ok(Sent::default());
         }
     };
-    while summary.sent + summary.retry + summary.failed < BATCH {
-        let Some(mail) = claim(&state.db).await? else {
-            break;
-        };
-        let outcome = deliver(&transport, &config, &mail).await;
-        match &outcome {
-            Outcome::Sent => summary.sent += 1,
-            Outcome::Retry(e) => {
-                summary.retry += 1;
-                tracing::warn!(mail = mail.id, error = %e, "mail not sent; will retry");
+    let budget = std::sync::atomic::AtomicUsize::new(BATCH);
+    let server_away = std::sync::atomic::AtomicBool::new(false);
+    let sender = || async {
+        let mut summary = Sent::default();
+        while !server_away.load(std::sync::atomic::Ordering::Relaxed)
+            && budget
+                .fetch_update(
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                    |b| b.checked_sub(1),
+                )
+                .is_ok()
+        {
+            let Some(mail) = claim(&state.db).await? else {
+                break;
+            };
+            let outcome = deliver(&transport, &config, &mail).await;
+            match &outcome {
+                Outcome::Sent => summary.sent += 1,
+                Outcome::Retry(e) => {
+                    summary.retry += 1;
+                    // The server is away: leave the rest queued for the next round.
+                    server_away.store(true, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(mail = mail.id, error = %e, "mail not sent; will retry");
+                }
+                Outcome::Failed(e) => {
+                    summary.failed += 1;
+                    tracing::warn!(mail = mail.id, error = %e, "mail refused");
+                }
             }
-            Outcome::Failed(e) => {
-                summary.failed += 1;
-                tracing::warn!(mail = mail.id, error = %e, "mail refused");
-            }
+            record(&state.db, &mail, outcome).await?;
         }
-        let refused = matches!(outcome, Outcome::Retry(_));
-        record(&state.db, &mail, outcome).await?;
-        if refused {
-            // The server is away: leave the rest queued for the next round.
-            break;
-        }
+        Ok::<Sent, AppError>(summary)
+    };
+    let results = futures_util::future::join_all((0..PARALLEL).map(|_| sender())).await;
+    let mut total = Sent::default();
+    for result in results {
+        let s = result?;
+        total.sent += s.sent;
+        total.retry += s.retry;
+        total.failed += s.failed;
     }
-    Ok(summary)
+    Ok(total)
 }
 
 /// *Resend*: a queued or failed mail is tried again now; a sent mail is queued again as a
