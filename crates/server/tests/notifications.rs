@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Api, TestApp};
+use common::{Api, Backend, Browser, TestApp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -341,6 +341,54 @@ both!(the_bell_count_is_pushed_live, |app: TestApp| async move {
     bob.get(&format!("/customers/{}", p.customer)).await;
     assert_eq!(next_count(&mut resp, &mut buffer).await, 0);
 });
+
+/// Two instances on one PostgreSQL: the event is committed through instance 1, Bob's bell
+/// is open on instance 2 (a real `accord serve` process), and the count still arrives live
+/// (PostgreSQL `NOTIFY` → the other instance's `LISTEN`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bell_is_live_across_two_instances_on_one_postgres() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let p = people(&app).await;
+    let port = free_port();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("ACCORD_DATABASE_URL", &app.state.config.database_url)
+        .env("ACCORD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start a second instance");
+    let base2 = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while reqwest::get(format!("{base2}/healthz")).await.is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "second instance did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bob = Browser::new(&base2);
+    let (status, _) = bob.login("bob@accord.test", PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mut resp = bob
+        .client
+        .get(format!("{base2}/notifications/stream"))
+        .send()
+        .await
+        .expect("stream");
+    let mut buffer = String::new();
+    assert_eq!(next_count(&mut resp, &mut buffer).await, 0);
+    let started = Instant::now();
+    mention(&p, "across instances").await;
+    assert_eq!(next_count(&mut resp, &mut buffer).await, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let _ = second.kill();
+    let _ = second.wait();
+}
 
 async fn mail_status(app: &TestApp) -> (String, i64, Option<String>) {
     app.state

@@ -518,6 +518,10 @@ pub async fn mark_object_read(
     object_id: i64,
     event: Option<&str>,
 ) -> Result<u64, AppError> {
+    // Cheap when there is nothing unread: most page views.
+    if unread_on(db, recipient, object_type, object_id).await? == 0 {
+        return Ok(0);
+    }
     let mut args = args![now(), recipient, object_type, object_id];
     let mut sql = "UPDATE notifications SET read_at = $1
          WHERE recipient_id = $2 AND object_type = $3 AND object_id = $4 AND read_at IS NULL"
@@ -538,10 +542,6 @@ pub async fn mark_object_read(
             .collect();
         sql.push_str(&format!(" AND event_kind IN ({})", marks.join(", ")));
         args.extend(kinds.into_iter().map(Arg::from));
-    }
-    // Cheap when there is nothing unread: most page views.
-    if unread_on(db, recipient, object_type, object_id).await? == 0 {
-        return Ok(0);
     }
     mark_and_announce(db, recipient, &sql, args).await
 }

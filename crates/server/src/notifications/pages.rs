@@ -267,8 +267,11 @@ fn apply(t: &mut EmailTemplate, body: &Map<String, Value>) -> Result<(), AppErro
     match body.get("subject") {
         None => {}
         Some(Value::String(s)) if s.trim().is_empty() => errors.add("subject", "is required"),
-        Some(Value::String(s)) if s.chars().count() > 300 || s.contains(['\n', '\r']) => {
-            errors.add("subject", "must be one line of at most 300 characters");
+        Some(Value::String(s)) if accord_domain::text::check_plain_text(s, 300).is_err() => {
+            errors.add(
+                "subject",
+                "must be one line of at most 300 characters, without control characters",
+            );
         }
         Some(Value::String(s)) => match check_template(s) {
             Ok(()) => t.subject = s.trim().to_owned(),
@@ -279,8 +282,15 @@ fn apply(t: &mut EmailTemplate, body: &Map<String, Value>) -> Result<(), AppErro
     match body.get("body") {
         None => {}
         Some(Value::String(s)) if s.trim().is_empty() => errors.add("body", "is required"),
-        Some(Value::String(s)) if s.chars().count() > 20_000 => {
-            errors.add("body", "must be at most 20000 characters");
+        Some(Value::String(s))
+            if s.chars().count() > 20_000
+                || s.chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            errors.add(
+                "body",
+                "must be at most 20000 characters, without control characters other than line breaks",
+            );
         }
         Some(Value::String(s)) => match check_template(s) {
             Ok(()) => t.body = s.replace("\r\n", "\n").trim().to_owned(),
