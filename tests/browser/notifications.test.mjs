@@ -5,7 +5,16 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN, launchBrowser, login, newPage, screenshot, startServer } from './server.mjs';
+import {
+  ADMIN,
+  formatViolations,
+  launchBrowser,
+  login,
+  newPage,
+  runAxe,
+  screenshot,
+  startServer,
+} from './server.mjs';
 
 const B = { email: 'ben@accord.example', password: 'accord-demo-employee', name: 'Ben Agent' };
 
@@ -92,5 +101,36 @@ test('tagging B pushes to B\'s bell live; opening the object reads it', { timeou
   } finally {
     await a.context().close();
     await b.context().close();
+  }
+});
+
+test('the notification, template, outbox and jobs pages have no serious accessibility problems', { timeout: 120_000 }, async () => {
+  const page = await newPage(browser);
+  try {
+    await login(page, server.baseUrl, ADMIN);
+    const problems = [];
+    for (const path of [
+      '/notifications',
+      '/setup/email-templates',
+      '/setup/email-templates/mentioned_in_post',
+      '/setup/outbox',
+      '/setup/outbox/1',
+      '/setup/jobs',
+    ]) {
+      const res = await page.goto(`${server.baseUrl}${path}`);
+      assert.equal(res.status(), 200, path);
+      const violations = (await runAxe(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      if (violations.length > 0) problems.push(`${path}:\n${formatViolations(violations)}`);
+    }
+    // The preview of a template, rendered below the form.
+    await page.goto(`${server.baseUrl}/setup/email-templates/mentioned_in_post`);
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await assert.doesNotReject(page.getByRole('heading', { name: 'Preview (not saved)' }).waitFor());
+    const violations = (await runAxe(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    if (violations.length > 0) problems.push(`preview:\n${formatViolations(violations)}`);
+    await screenshot(page, 'notifications-template-preview');
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.context().close();
   }
 });

@@ -544,3 +544,39 @@ both!(pages_of_the_platform_render, |app: TestApp| async move {
     let (status, _) = bob.get("/setup/jobs").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 });
+
+both!(
+    a_mail_left_sending_by_a_crashed_sender_goes_again_with_its_message_id,
+    |app: TestApp| async move {
+        let p = people(&app).await;
+        mention(&p, "crash window").await;
+        // A sender claimed it and died: `sending`, lease 1 s ago.
+        app.state
+            .db
+            .execute(
+                "UPDATE outbox SET status = 'sending', attempts = 1, locked_until = $1",
+                accord::args![accord::kernel::db::now() - 1_000_000],
+            )
+            .await
+            .expect("update");
+        let (_, outbox) = p.admin.get("/api/v1/outbox").await;
+        assert_eq!(outbox["items"][0]["status"], "sending");
+        let message_id = outbox["items"][0]["message_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let dir = tempfile::tempdir().expect("dir");
+        let port = free_port();
+        let sink = Sink::start(port, dir.path(), false);
+        use_smtp(&p.admin, port).await;
+        until_sent(&app).await;
+        let mails = sink.mails();
+        assert_eq!(mails.len(), 1);
+        assert!(
+            mails[0].contains(&message_id),
+            "the same Message-ID lets receivers drop a duplicate"
+        );
+        let (status, attempts, _) = mail_status(&app).await;
+        assert_eq!((status.as_str(), attempts), ("sent", 2));
+    }
+);

@@ -47,7 +47,24 @@ pub const TASKS: &[NightlyTask] = &[
         name: "purge old read notifications",
         run: purge_read_notifications,
     },
+    NightlyTask {
+        name: "purge old finished jobs",
+        run: purge_finished_jobs,
+    },
 ];
+
+fn purge_finished_jobs(tx: &mut Tx, _: Date) -> TaskFuture<'_> {
+    Box::pin(async move {
+        // Failed jobs stay until someone has looked; done ones go after 30 days.
+        let n = tx
+            .execute(
+                "DELETE FROM jobs WHERE status = 'done' AND finished_at < $1",
+                args![now() - 30 * DAY_MICROS],
+            )
+            .await?;
+        Ok(format!("{n} jobs done over 30 days ago removed"))
+    })
+}
 
 fn purge_sessions(tx: &mut Tx, _: Date) -> TaskFuture<'_> {
     Box::pin(async move {
