@@ -48,11 +48,16 @@ struct Sink {
 
 impl Sink {
     fn start(port: u16, dir: &Path, drop_mid_send: bool) -> Sink {
+        Sink::start_with(port, dir, if drop_mid_send { "--drop" } else { "" })
+    }
+
+    /// `mode`: "" (accept), "--drop" (vanish mid-send) or "--reject" (550 every recipient).
+    fn start_with(port: u16, dir: &Path, mode: &str) -> Sink {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
         let mut cmd = Command::new(python());
         cmd.arg(script).arg(port.to_string()).arg(dir);
-        if drop_mid_send {
-            cmd.arg("--drop");
+        if !mode.is_empty() {
+            cmd.arg(mode);
         }
         let mut child = cmd
             .stdout(Stdio::piped())
@@ -578,5 +583,34 @@ both!(
         );
         let (status, attempts, _) = mail_status(&app).await;
         assert_eq!((status.as_str(), attempts), ("sent", 2));
+    }
+);
+
+both!(
+    a_permanent_refusal_fails_the_mail_with_the_servers_answer,
+    |app: TestApp| async move {
+        let p = people(&app).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let port = free_port();
+        let _sink = Sink::start_with(port, dir.path(), "--reject");
+        use_smtp(&p.admin, port).await;
+        mention(&p, "to nowhere").await;
+        let start = Instant::now();
+        while mail_status(&app).await.0 != "failed" {
+            accord::mail::send_due(&app.state).await.expect("send");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{:?}",
+                mail_status(&app).await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (_, attempts, error) = mail_status(&app).await;
+        assert_eq!(attempts, 1, "a permanent refusal is not retried");
+        let error = error.unwrap_or_default();
+        assert!(
+            error.contains("No such mailbox"),
+            "the server's answer is kept: {error}"
+        );
     }
 );

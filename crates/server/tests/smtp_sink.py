@@ -1,10 +1,10 @@
 """A real SMTP server for the tests: aiosmtpd on 127.0.0.1:PORT, writing every mail it
 accepts to DIR/NNNN.eml. Prints READY once listening.
 
-    python smtp_sink.py PORT DIR [--drop]
+    python smtp_sink.py PORT DIR [--drop | --reject]
 
 With --drop it vanishes mid-send: the connection is closed when the client sends DATA,
-so nothing is accepted.
+so nothing is accepted. With --reject it refuses every recipient for good (550).
 """
 
 import asyncio
@@ -29,6 +29,11 @@ class Sink:
         return "250 Message accepted for delivery"
 
 
+class Rejecting:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 No such mailbox here"
+
+
 class Dropping:
     async def handle_DATA(self, server, session, envelope):
         server.transport.close()
@@ -40,7 +45,12 @@ def main():
     directory = sys.argv[2]
     drop = "--drop" in sys.argv[3:]
     pathlib.Path(directory).mkdir(parents=True, exist_ok=True)
-    handler = Dropping() if drop else Sink(directory, drop)
+    if "--reject" in sys.argv[3:]:
+        handler = Rejecting()
+    elif drop:
+        handler = Dropping()
+    else:
+        handler = Sink(directory, drop)
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     print("READY", flush=True)
