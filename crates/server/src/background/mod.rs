@@ -40,7 +40,7 @@ async fn list_api(
     admin_only(staff.user.is_admin)?;
     let page = int_param(&params, "page", 1, 1..=1_000_000)?;
     let per_page = int_param(&params, "per_page", 50, 1..=200)?;
-    let status = status_param(&params, STATUSES)?;
+    let status = status_param(&params, STATUSES, false)?;
     let (rows, total) = jobs::list(
         &state.db,
         status.as_deref(),
@@ -103,7 +103,7 @@ async fn jobs_page(
     Query(params): Query<HashMap<String, String>>,
 ) -> PageResult {
     admin_only(staff.user.is_admin)?;
-    let status = status_param(&params, STATUSES)?;
+    let status = status_param(&params, STATUSES, true)?;
     let (rows, total) = jobs::list(&state.db, status.as_deref(), 200, 0).await?;
     let runs = nightly::recent_runs(&state.db, 14).await?;
     Ok(page(&JobsPage {

@@ -467,13 +467,16 @@ fn admin_only(is_admin: bool) -> Result<(), AppError> {
     }
 }
 
-/// A status from a query string, checked against the known ones.
+/// A status from a query string, checked against the known ones. Pages pass
+/// `empty_is_all` (their filter's "All" is an empty value); the API refuses an empty one.
 pub fn status_param(
     params: &std::collections::HashMap<String, String>,
     known: &[&str],
+    empty_is_all: bool,
 ) -> Result<Option<String>, AppError> {
     match params.get("status").map(|s| s.trim()) {
-        None | Some("") => Ok(None),
+        None => Ok(None),
+        Some("") if empty_is_all => Ok(None),
         Some(s) if known.contains(&s) => Ok(Some(s.to_owned())),
         Some(_) => Err(AppError::Validation(accord_domain::FieldErrors::single(
             "status",
@@ -501,7 +504,7 @@ async fn list_api(
     admin_only(staff.user.is_admin)?;
     let page = int_param(&params, "page", 1, 1..=1_000_000)?;
     let per_page = int_param(&params, "per_page", 50, 1..=200)?;
-    let status = status_param(&params, STATUSES)?;
+    let status = status_param(&params, STATUSES, false)?;
     let (rows, total) = list(
         &state.db,
         status.as_deref(),
@@ -551,7 +554,7 @@ async fn outbox_page(
     axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> PageResult {
     admin_only(staff.user.is_admin)?;
-    let status = status_param(&params, STATUSES)?;
+    let status = status_param(&params, STATUSES, true)?;
     let (mails, total) = list(&state.db, status.as_deref(), 200, 0).await?;
     let smtp = SmtpConfig::load(&state.db)
         .await?

@@ -47,8 +47,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn category_param(params: &HashMap<String, String>) -> Result<Option<String>, AppError> {
+    // An empty value is refused like any other non-category (the API documents an enum).
     match params.get("category").map(|s| s.trim()) {
-        None | Some("") => Ok(None),
+        None => Ok(None),
         Some(c) => CATEGORIES
             .iter()
             .find(|k| k.eq_ignore_ascii_case(c))
@@ -64,7 +65,7 @@ fn category_param(params: &HashMap<String, String>) -> Result<Option<String>, Ap
 
 fn bool_param(params: &HashMap<String, String>, name: &str) -> Result<bool, AppError> {
     match params.get(name).map(|s| s.trim()) {
-        None | Some("") | Some("false") => Ok(false),
+        None | Some("false") => Ok(false),
         Some("true") => Ok(true),
         Some(_) => Err(AppError::Validation(FieldErrors::single(
             name,
