@@ -614,3 +614,57 @@ both!(
         );
     }
 );
+
+both!(
+    the_objects_own_bell_and_replying_mark_read_when_opening_does_not,
+    |app: TestApp| async move {
+        let p = people(&app).await;
+        let (status, body) = p
+            .admin
+            .patch(
+                "/api/v1/email-templates/mentioned_in_post",
+                json!({"mark_read_events": ["replied"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        mention(&p, "first").await;
+        let bob = app.browser_login("bob@accord.test", PASSWORD).await;
+        let page = format!("/customers/{}", p.customer);
+        let (_, html) = bob.get(&page).await;
+        assert_eq!(
+            unread(&p.bob).await,
+            1,
+            "opening is no longer a Mark As Read Event"
+        );
+        assert!(
+            html.contains("1 unread · Mark as read"),
+            "the object's own bell"
+        );
+        let (status, _, location) = bob
+            .submit(
+                &page,
+                "/notifications/read-object",
+                &[
+                    ("object_type", "customers"),
+                    ("object_id", &p.customer.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(location.as_deref(), Some(page.as_str()));
+        assert_eq!(unread(&p.bob).await, 0);
+
+        // Replying (a post by the recipient on the object) marks read.
+        mention(&p, "second").await;
+        assert_eq!(unread(&p.bob).await, 1);
+        let (status, body) = p
+            .bob
+            .post(
+                &format!("/api/v1/customers/{}/posts", p.customer),
+                json!({"body": "Done, called them."}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(unread(&p.bob).await, 0);
+    }
+);
