@@ -316,6 +316,13 @@ fn platform_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Valu
                 "responses": responses("200", ok(json!({"$ref": "#/components/schemas/Job"})))}
         }),
     );
+    paths.insert(
+        "/api/v1/jobs/{id}/retry".into(),
+        json!({
+            "post": {"tags": [tag], "summary": "Retry a failed job now", "parameters": [id_param()],
+                "responses": responses("200", ok(json!({"$ref": "#/components/schemas/Job"})))}
+        }),
+    );
     schemas.insert("Job".into(), json!({"type": "object", "properties": {
         "id": {"type": "integer"}, "kind": {"type": "string"}, "payload": {},
         "status": {"type": "string", "enum": crate::kernel::jobs::STATUSES}, "attempts": {"type": "integer"},

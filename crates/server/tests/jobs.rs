@@ -193,6 +193,56 @@ on_both!(
     }
 );
 
+on_both!(a_failed_job_can_be_retried, |backend| async move {
+    let (state, _url, _dir) = database(backend).await;
+    let id = jobs::enqueue(&state.db, "no.such.kind", &json!({}), None)
+        .await
+        .expect("enqueue")
+        .expect("id");
+    state
+        .db
+        .execute(
+            "UPDATE jobs SET max_attempts = 1 WHERE id = $1",
+            accord::args![id],
+        )
+        .await
+        .expect("update");
+    let worker = jobs::Worker::new();
+    let job = jobs::claim(&state.db, &worker)
+        .await
+        .expect("claim")
+        .expect("a job");
+    jobs::run_one(&state, job, &worker).await.expect("run");
+    assert_eq!(
+        status(&state.db, id).await,
+        "failed",
+        "no handler, one attempt"
+    );
+    let error: Option<(Option<String>,)> = state
+        .db
+        .fetch_optional(
+            "SELECT last_error FROM jobs WHERE id = $1",
+            accord::args![id],
+        )
+        .await
+        .expect("error");
+    assert!(
+        error
+            .and_then(|(e,)| e)
+            .is_some_and(|e| e.contains("no handler"))
+    );
+    jobs::retry(&state.db, id).await.expect("retry");
+    assert_eq!(status(&state.db, id).await, "queued");
+    assert!(matches!(
+        jobs::retry(&state.db, id).await,
+        Err(accord::kernel::error::AppError::Conflict(_))
+    ));
+    assert!(matches!(
+        jobs::retry(&state.db, id + 1000).await,
+        Err(accord::kernel::error::AppError::NotFound)
+    ));
+});
+
 on_both!(
     a_periodic_tick_runs_on_one_instance_only,
     |backend| async move {

@@ -6,11 +6,12 @@ use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::jobs::{self, JobRow, STATUSES};
 use crate::kernel::nightly::{self, RunRow};
 use crate::kernel::resource::api::{ApiId, ApiQuery};
-use crate::kernel::web::{AppState, Shell, int_param, page, show_time};
+use crate::kernel::web::{AppState, Flash, Shell, int_param, page, set_flash, show_time};
 use crate::mail::status_param;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::routing::get;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -20,6 +21,8 @@ pub fn routes() -> Router<AppState> {
         .route("/setup/jobs", get(jobs_page))
         .route("/api/v1/jobs", get(list_api))
         .route("/api/v1/jobs/{id}", get(get_api))
+        .route("/api/v1/jobs/{id}/retry", post(retry_api))
+        .route("/setup/jobs/{id}/retry", post(retry_submit))
 }
 
 fn admin_only(is_admin: bool) -> Result<(), AppError> {
@@ -52,6 +55,40 @@ async fn list_api(
     Ok(Json(
         json!({"items": items, "total": total, "page": page, "per_page": per_page}),
     ))
+}
+
+async fn retry_api(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    ApiId(id): ApiId,
+) -> ApiResult<Json<Value>> {
+    admin_only(staff.user.is_admin)?;
+    jobs::retry(&state.db, id).await?;
+    get_api(State(state), staff, ApiId(id)).await
+}
+
+async fn retry_submit(
+    State(state): State<AppState>,
+    staff: Staff,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> PageResult<Response> {
+    admin_only(staff.user.is_admin)?;
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let message = match jobs::retry(&state.db, id).await {
+        Ok(()) => format!("Job #{id} is queued again."),
+        Err(AppError::Conflict(m)) => m,
+        Err(e) => return Err(e.into()),
+    };
+    set_flash(
+        &state.db,
+        &staff.session_hash,
+        Flash {
+            message,
+            secret: None,
+        },
+    )
+    .await?;
+    Ok(Redirect::to("/setup/jobs").into_response())
 }
 
 async fn get_api(

@@ -420,6 +420,32 @@ impl JobRow {
     }
 }
 
+/// *Retry* on a failed job: queued again now, with its attempts counted afresh.
+pub async fn retry(db: &Db, id: i64) -> Result<(), AppError> {
+    let at = now();
+    let changed = db
+        .execute(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_after = $1, updated_at = $1,
+                    finished_at = NULL, locked_by = NULL, locked_until = NULL
+             WHERE id = $2 AND status = 'failed'",
+            args![at, id],
+        )
+        .await?;
+    if changed == 1 {
+        WAKE.notify_waiters();
+        return Ok(());
+    }
+    match db
+        .fetch_optional::<(String,)>("SELECT status FROM jobs WHERE id = $1", args![id])
+        .await?
+    {
+        None => Err(AppError::NotFound),
+        Some((status,)) => Err(AppError::Conflict(format!(
+            "Only a failed job can be retried; this one is {status}."
+        ))),
+    }
+}
+
 /// The statuses a job can have.
 pub const STATUSES: &[&str] = &["queued", "running", "done", "failed"];
 
