@@ -11,6 +11,8 @@ pub mod employees;
 pub mod input;
 pub mod legal_entities;
 pub mod money;
+pub mod nightly;
+pub mod notify;
 pub mod products;
 pub mod settings;
 pub mod sla;

@@ -61,6 +61,40 @@ const SLA_MINUTES: SettingKind = SettingKind::Integer {
     min: 0,
     max: 150_000,
 };
+/// *Nightly Run Time* choices: the whole hours of the day.
+pub const NIGHTLY_RUN_TIMES: &[(&str, &str)] = &[
+    ("00:00", "00:00"),
+    ("01:00", "01:00"),
+    ("02:00", "02:00"),
+    ("03:00", "03:00"),
+    ("04:00", "04:00"),
+    ("05:00", "05:00"),
+    ("06:00", "06:00"),
+    ("07:00", "07:00"),
+    ("08:00", "08:00"),
+    ("09:00", "09:00"),
+    ("10:00", "10:00"),
+    ("11:00", "11:00"),
+    ("12:00", "12:00"),
+    ("13:00", "13:00"),
+    ("14:00", "14:00"),
+    ("15:00", "15:00"),
+    ("16:00", "16:00"),
+    ("17:00", "17:00"),
+    ("18:00", "18:00"),
+    ("19:00", "19:00"),
+    ("20:00", "20:00"),
+    ("21:00", "21:00"),
+    ("22:00", "22:00"),
+    ("23:00", "23:00"),
+];
+
+/// *SMTP Security* choices.
+pub const SMTP_SECURITY: &[(&str, &str)] = &[
+    ("none", "None (plain, local relays only)"),
+    ("starttls", "STARTTLS"),
+    ("tls", "TLS"),
+];
 
 /// Every system setting, in the order *Defaults* shows them.
 pub const CATALOGUE: &[SettingDef] = &[
@@ -191,6 +225,55 @@ pub const CATALOGUE: &[SettingDef] = &[
         help: "Every administrator must set up two-factor authentication before doing anything else, and cannot disable it.",
         kind: SettingKind::Bool,
         default: "false",
+    },
+    SettingDef {
+        key: "nightly_run_time",
+        label: "Nightly Run Time",
+        help: "Local time at which overnight processing runs; a missed night is caught up.",
+        kind: SettingKind::Choice(NIGHTLY_RUN_TIMES),
+        default: "02:00",
+    },
+    SettingDef {
+        key: "nightly_time_zone",
+        label: "Nightly Run Time Zone",
+        help: "IANA time zone of the Nightly Run Time, e.g. Europe/London or UTC.",
+        kind: SettingKind::Text { max_chars: 64 },
+        default: "UTC",
+    },
+    SettingDef {
+        key: "smtp_host",
+        label: "SMTP Host",
+        help: "Mail server for outgoing e-mail; empty keeps mails in the Outbox. ACCORD_SMTP_HOST overrides it.",
+        kind: SettingKind::Text { max_chars: 253 },
+        default: "",
+    },
+    SettingDef {
+        key: "smtp_port",
+        label: "SMTP Port",
+        help: "Usually 587 for STARTTLS, 465 for TLS, 25 for a local relay.",
+        kind: SettingKind::Integer { min: 1, max: 65535 },
+        default: "587",
+    },
+    SettingDef {
+        key: "smtp_security",
+        label: "SMTP Security",
+        help: "How the connection to the mail server is encrypted.",
+        kind: SettingKind::Choice(SMTP_SECURITY),
+        default: "starttls",
+    },
+    SettingDef {
+        key: "smtp_username",
+        label: "SMTP User",
+        help: "Login at the mail server, if it needs one. The password is set in ACCORD_SMTP_PASSWORD.",
+        kind: SettingKind::Text { max_chars: 254 },
+        default: "",
+    },
+    SettingDef {
+        key: "smtp_from",
+        label: "SMTP From Address",
+        help: "Sender of every mail, e.g. Accord <psa@example.com>.",
+        kind: SettingKind::Text { max_chars: 254 },
+        default: "accord@localhost",
     },
 ];
 

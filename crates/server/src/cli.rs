@@ -67,6 +67,16 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Run overnight processing for a date (default: today in the Nightly Run Time Zone).
+    /// A date already done is left alone.
+    Nightly {
+        /// The date to run, YYYY-MM-DD.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Run only a background job worker (no web server), until stopped.
+    #[command(hide = true)]
+    Worker,
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +233,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Nightly { date } => nightly(&cli.global, date).await,
+        Command::Worker => worker(&cli.global).await,
         Command::Token {
             command: TokenCommand::Create { email, name },
         } => {
@@ -245,6 +257,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn nightly(global: &GlobalArgs, date: Option<String>) -> anyhow::Result<()> {
+    let config = resolve(global, None, None)?;
+    let state = crate::prepare(config).await?;
+    let date = match date {
+        Some(text) => accord_domain::nightly::Date::parse(&text).ok_or_else(|| {
+            anyhow::anyhow!("--date must be a date like 2026-12-31, not {text:?}")
+        })?,
+        None => {
+            crate::kernel::nightly::local_today(&state.db)
+                .await
+                .map_err(describe)?
+                .0
+        }
+    };
+    match crate::kernel::nightly::run_date(&state.db, date)
+        .await
+        .map_err(describe)?
+    {
+        Some(summary) => println!("Nightly run for {date} done: {summary}"),
+        None => println!("The nightly run for {date} was already done; nothing to do."),
+    }
+    Ok(())
+}
+
+async fn worker(global: &GlobalArgs) -> anyhow::Result<()> {
+    let config = resolve(global, None, None)?;
+    let state = crate::prepare(config).await?;
+    let worker = crate::kernel::jobs::Worker::new();
+    println!("Worker {} is running", worker.id);
+    tokio::select! {
+        () = crate::kernel::jobs::work(state.clone(), worker) => {},
+        () = shutdown_signal() => {},
+    }
+    state.db.close().await;
+    Ok(())
 }
 
 fn describe(e: AppError) -> anyhow::Error {

@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod auth;
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod contacts;
@@ -17,6 +18,8 @@ pub mod employees;
 pub mod home;
 pub mod kernel;
 pub mod legal_entities;
+pub mod mail;
+pub mod notifications;
 pub mod openapi;
 pub mod portal;
 pub mod products;
@@ -47,6 +50,7 @@ pub async fn prepare(config: config::Config) -> anyhow::Result<AppState> {
         db,
         config: Arc::new(config),
         server_key,
+        stop: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }
 
@@ -76,6 +80,10 @@ pub fn app(state: AppState) -> Router {
         .merge(two_factor::routes())
         .merge(portal::routes())
         .merge(home::routes())
+        .merge(notifications::routes())
+        .merge(mail::routes())
+        .merge(background::routes())
+        .route("/static/bell.js", get(bell_script))
         .route("/api/openapi.json", get(openapi::handler))
         .route("/healthz", get(healthz))
         .route("/static/app.css", get(stylesheet))
@@ -125,6 +133,17 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+async fn bell_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/bell.js"),
+    )
+        .into_response()
+}
+
 async fn stylesheet() -> Response {
     (
         [
@@ -166,30 +185,37 @@ async fn method_not_allowed(request: Request) -> Response {
     response
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish. Background work
-/// (the SLA breach scan) runs beside it and stops with it.
+/// Serves until `shutdown` resolves, then lets in-flight requests finish. Also runs the
+/// background work of this instance: a job worker, the periodic tasks (mail, nightly, the SLA
+/// breach scan) and (on PostgreSQL) the bell listener.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let background = tokio::spawn(tickets::sla::run_scans(state.db.clone()));
-    let _stop_background = AbortOnDrop(background);
-    axum::serve(
+    let mut background = vec![
+        tokio::spawn(kernel::jobs::work(
+            state.clone(),
+            kernel::jobs::Worker::new(),
+        )),
+        tokio::spawn(kernel::jobs::tick(state.clone())),
+    ];
+    background.extend(notifications::start(&state));
+    let stop = state.stop.clone();
+    let result = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
-
-/// Aborts a background task when dropped (when serving ends).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // Open bell streams end, so graceful shutdown does not wait for them.
+        stop.send_replace(true);
+    })
+    .await;
+    for task in background {
+        task.abort();
     }
+    result
 }
 
 /// Every object type that has an Activity tab and an Audit Log, by URL segment.

@@ -359,6 +359,130 @@ fn two_factor_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Va
         "parameters": [id_param()], "responses": responses("200", ok(status_ref))}}));
 }
 
+fn paging_params() -> Vec<Value> {
+    vec![
+        json!({"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}}),
+        json!({"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}),
+    ]
+}
+
+fn page_of(item: &str) -> Value {
+    json!({"type": "object", "required": ["items", "total"], "properties": {
+        "items": {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}},
+        "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}})
+}
+
+/// Notifications, System Email Templates, the Outbox and Background Jobs.
+fn platform_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
+    use accord_domain::notify::{CATEGORIES, EVENT_KINDS, MARK_READ_EVENTS};
+    let category = json!({"name": "category", "in": "query", "schema": {"type": "string", "enum": CATEGORIES}});
+    let mut list_params = paging_params();
+    list_params.push(json!({"name": "unread", "in": "query", "schema": {"type": "boolean"}}));
+    list_params.push(category.clone());
+    let tag = "Notifications";
+    paths.insert("/api/v1/notifications".into(), json!({
+        "get": {"tags": [tag], "summary": "The caller's notifications, newest first", "parameters": list_params,
+            "responses": responses("200", ok(page_of("Notification")))}
+    }));
+    paths.insert("/api/v1/notifications/count".into(), json!({
+        "get": {"tags": [tag], "summary": "The caller's unread count (the bell)",
+            "responses": responses("200", ok(json!({"type": "object", "required": ["unread"], "properties": {"unread": {"type": "integer"}}})))}
+    }));
+    paths.insert("/api/v1/notifications/{id}/read".into(), json!({
+        "post": {"tags": [tag], "summary": "Mark one notification as read", "parameters": [id_param()],
+            "responses": responses("200", ok(json!({"type": "object", "properties": {"id": {"type": "integer"}, "read": {"type": "boolean"}, "unread": {"type": "integer"}}})))}
+    }));
+    paths.insert("/api/v1/notifications/read-all".into(), json!({
+        "post": {"tags": [tag], "summary": "Mark all as read (or all of one category)", "parameters": [category],
+            "responses": responses("200", ok(json!({"type": "object", "properties": {"marked": {"type": "integer"}, "unread": {"type": "integer"}}})))}
+    }));
+    schemas.insert("Notification".into(), json!({"type": "object", "properties": {
+        "id": {"type": "integer"}, "recipient_id": {"type": "integer"}, "recipient_name": {"type": "string"},
+        "category": {"type": "string", "enum": CATEGORIES}, "event_kind": {"type": "string"},
+        "object_type": {"type": "string"}, "object_id": {"type": "integer"}, "link": {"type": "string"},
+        "title": {"type": "string"}, "channels": {"type": "array", "items": {"type": "string", "enum": ["in-app", "email"]}},
+        "read": {"type": "boolean"}, "read_at": {"type": ["string", "null"], "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time"}}}));
+
+    let kinds: Vec<&str> = EVENT_KINDS.iter().map(|k| k.code).collect();
+    let events: Vec<&str> = MARK_READ_EVENTS.iter().map(|(c, _)| *c).collect();
+    let kind_param = json!({"name": "kind", "in": "path", "required": true, "schema": {"type": "string", "enum": kinds}});
+    let template_ref = json!({"$ref": "#/components/schemas/EmailTemplate"});
+    let tag = "System Email Templates";
+    paths.insert("/api/v1/email-templates".into(), json!({
+        "get": {"tags": [tag], "summary": "Every event kind's template",
+            "responses": responses("200", ok(json!({"type": "object", "properties": {"items": {"type": "array", "items": template_ref}, "total": {"type": "integer"}}})))}
+    }));
+    paths.insert("/api/v1/email-templates/{kind}".into(), json!({
+        "get": {"tags": [tag], "summary": "One template", "parameters": [kind_param.clone()], "responses": responses("200", ok(template_ref.clone()))},
+        "patch": {"tags": [tag], "summary": "Change a template (administrators); unknown placeholders are refused", "parameters": [kind_param],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+                "subject": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "^[^\\r\\n]*\\S[^\\r\\n]*$"},
+                "body": {"type": "string", "minLength": 1, "maxLength": 20000, "pattern": "\\S"},
+                "in_app": {"type": "boolean"}, "email": {"type": "boolean"},
+                "mark_read_events": {"type": "array", "items": {"type": "string", "enum": events}}}}}}},
+            "responses": responses("200", ok(template_ref.clone()))}
+    }));
+    schemas.insert("EmailTemplate".into(), json!({"type": "object", "properties": {
+        "event_kind": {"type": "string"}, "label": {"type": "string"}, "category": {"type": "string"},
+        "subject": {"type": "string"}, "body": {"type": "string"}, "in_app": {"type": "boolean"}, "email": {"type": "boolean"},
+        "mark_read_events": {"type": "array", "items": {"type": "string"}}, "customised": {"type": "boolean"}}}));
+
+    let mut outbox_params = paging_params();
+    outbox_params.push(json!({"name": "status", "in": "query", "schema": {"type": "string", "enum": crate::mail::STATUSES}}));
+    let mail_ref = json!({"$ref": "#/components/schemas/Mail"});
+    let tag = "Outbox";
+    paths.insert("/api/v1/outbox".into(), json!({
+        "get": {"tags": [tag], "summary": "Mails, newest first (administrators)", "parameters": outbox_params,
+            "responses": responses("200", ok(page_of("Mail")))}
+    }));
+    paths.insert("/api/v1/outbox/{id}".into(), json!({
+        "get": {"tags": [tag], "summary": "One mail", "parameters": [id_param()], "responses": responses("200", ok(mail_ref.clone()))}
+    }));
+    paths.insert("/api/v1/outbox/{id}/resend".into(), json!({
+        "post": {"tags": [tag], "summary": "Resend: try a queued or failed mail now; queue a copy of a sent one", "parameters": [id_param()],
+            "responses": responses("200", ok(mail_ref))}
+    }));
+    schemas.insert("Mail".into(), json!({"type": "object", "properties": {
+        "id": {"type": "integer"}, "to": {"type": "string"}, "subject": {"type": "string"},
+        "body_text": {"type": "string"}, "body_html": {"type": "string"}, "message_id": {"type": "string"},
+        "status": {"type": "string", "enum": crate::mail::STATUSES}, "attempts": {"type": "integer"},
+        "next_attempt_at": {"type": "string", "format": "date-time"}, "last_error": {"type": ["string", "null"]},
+        "event_kind": {"type": ["string", "null"]}, "object_type": {"type": ["string", "null"]},
+        "object_id": {"type": ["integer", "null"]}, "created_at": {"type": "string", "format": "date-time"},
+        "sent_at": {"type": ["string", "null"], "format": "date-time"}}}));
+
+    let mut job_params = paging_params();
+    job_params.push(json!({"name": "status", "in": "query", "schema": {"type": "string", "enum": crate::kernel::jobs::STATUSES}}));
+    let tag = "Background Jobs";
+    paths.insert("/api/v1/jobs".into(), json!({
+        "get": {"tags": [tag], "summary": "Background jobs, newest first (administrators)", "parameters": job_params,
+            "responses": responses("200", ok(page_of("Job")))}
+    }));
+    paths.insert(
+        "/api/v1/jobs/{id}".into(),
+        json!({
+            "get": {"tags": [tag], "summary": "One job", "parameters": [id_param()],
+                "responses": responses("200", ok(json!({"$ref": "#/components/schemas/Job"})))}
+        }),
+    );
+    paths.insert(
+        "/api/v1/jobs/{id}/retry".into(),
+        json!({
+            "post": {"tags": [tag], "summary": "Retry a failed job now", "parameters": [id_param()],
+                "responses": responses("200", ok(json!({"$ref": "#/components/schemas/Job"})))}
+        }),
+    );
+    schemas.insert("Job".into(), json!({"type": "object", "properties": {
+        "id": {"type": "integer"}, "kind": {"type": "string"}, "payload": {},
+        "status": {"type": "string", "enum": crate::kernel::jobs::STATUSES}, "attempts": {"type": "integer"},
+        "max_attempts": {"type": "integer"}, "run_after": {"type": "string", "format": "date-time"},
+        "locked_by": {"type": ["string", "null"]}, "locked_until": {"type": ["string", "null"], "format": "date-time"},
+        "last_error": {"type": ["string", "null"]}, "progress": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": ["string", "null"], "format": "date-time"}}}));
+}
+
 /// Builds the whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -396,6 +520,7 @@ pub fn document() -> Value {
         "post": {"tags": ["Settings"], "summary": "Reset a setting to its default", "parameters": [id_param()], "responses": responses("200", ok(setting_ref))}
     }));
     activity_paths(&mut paths, "settings", "Settings");
+    platform_paths(&mut paths, &mut schemas);
     for (segment, tag) in [("contacts", "Contacts"), ("employees", "Employees")] {
         paths.insert(format!("/api/v1/{segment}/{{id}}/invitation"), json!({
             "post": {"tags": [tag], "summary": "Make a new invitation link (older links stop working)", "parameters": [id_param()],

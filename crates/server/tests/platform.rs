@@ -153,10 +153,7 @@ async fn migrations_are_kept_in_step_for_both_databases() {
 fn accord(db: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_accord"));
     cmd.env("ACCORD_DATABASE_URL", db)
-        .env(
-            "ACCORD_SECRET_KEY_FILE",
-            std::env::temp_dir().join("accord-test-secret.key"),
-        )
+        .env("ACCORD_SECRET_KEY_FILE", common::test_secret_key_file())
         .env_remove("ACCORD_LISTEN");
     cmd
 }

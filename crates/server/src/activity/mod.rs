@@ -10,6 +10,7 @@ use crate::kernel::resource::ObjectType;
 use crate::kernel::resource::api::{ApiId, ApiQuery};
 use crate::kernel::resource::exists;
 use crate::kernel::web::{AppState, JsonObject, api_time, int_param, show_time};
+use crate::notifications;
 use accord_domain::FieldErrors;
 use accord_domain::input::{Input, whole_number};
 use axum::extract::State;
@@ -121,9 +122,12 @@ pub async fn employee_options(db: &Db) -> Result<Vec<(i64, String)>, AppError> {
         .collect())
 }
 
-/// Adds a post to an object, tagging employees; all or nothing.
+/// Adds a post to an object, tagging employees; all or nothing. Each tagged employee
+/// (other than the author) is notified ("mentioned in a post") in the same transaction;
+/// the author's own notifications on the object whose template marks read on "replied"
+/// are marked read.
 pub async fn add_post(
-    db: &Db,
+    state: &AppState,
     object_type: &str,
     object_id: i64,
     author: &EmployeeUser,
@@ -143,6 +147,7 @@ pub async fn add_post(
     let mut tagged: Vec<i64> = tagged.to_vec();
     tagged.sort_unstable();
     tagged.dedup();
+    let db = &state.db;
     let mut tx = db.begin().await?;
     for id in &tagged {
         let found = tx
@@ -169,15 +174,43 @@ pub async fn add_post(
         )
         .await?
         .ok_or_else(|| AppError::Internal("insert returned no id".into()))?;
-    for id in tagged {
+    for id in &tagged {
         tx.execute(
             "INSERT INTO post_tags (post_id, employee_id) VALUES ($1, $2)",
-            args![post_id, id],
+            args![post_id, *id],
         )
         .await?;
     }
+    let others: Vec<i64> = tagged.into_iter().filter(|id| *id != author.id).collect();
+    let notified = if others.is_empty() {
+        Vec::new()
+    } else {
+        let name = notifications::object_name(&mut tx, object_type, object_id).await?;
+        let label = object_label(object_type);
+        let event = notifications::Event {
+            kind: "mentioned_in_post",
+            object_type,
+            object_label: &label,
+            object_id,
+            object_name: &name,
+            actor_name: &author.name,
+            text: body,
+        };
+        notifications::notify(&mut tx, &state.config.public_url, &event, &others).await?
+    };
     tx.commit().await?;
+    notifications::announce(db, notified).await;
+    notifications::mark_object_read(db, author.id, object_type, object_id, Some("replied")).await?;
     Ok(post_id)
+}
+
+/// How an object type is called in messages ("legal-entities" → "legal entity").
+fn object_label(object_type: &str) -> String {
+    let singular = object_type.strip_suffix("ies").map_or_else(
+        || object_type.trim_end_matches('s').to_owned(),
+        |stem| format!("{stem}y"),
+    );
+    singular.replace('-', " ")
 }
 
 /// `GET/POST /api/v1/{type}/{id}/posts` and `GET /api/v1/{type}/{id}/audit-log`.
@@ -240,7 +273,7 @@ async fn create_post_api<T: ObjectType>(
     };
     let errors = input.errors;
     let text = errors.into_result(text)?.unwrap_or_default();
-    let post_id = add_post(&state.db, T::PATH, id, &staff.user, &text, &tags).await?;
+    let post_id = add_post(&state, T::PATH, id, &staff.user, &text, &tags).await?;
     let posts = list_posts(&state.db, T::PATH, id).await?;
     let post = posts
         .iter()

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod jobs;
+pub mod nightly;
 pub mod resource;
 pub mod secrets;
 pub mod web;

@@ -21,6 +21,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Encrypts secrets at rest (see [`super::secrets`]).
     pub server_key: super::secrets::ServerKey,
+    /// Turns true when the server stops (ends open event streams).
+    pub stop: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// A one-time message shown on the next page (after a redirect).
@@ -65,6 +67,8 @@ pub struct Shell {
     pub active: &'static str,
     pub flash: Option<Flash>,
     pub company_name: String,
+    /// Unread in-app notifications of the user (the bell).
+    pub unread: i64,
 }
 
 impl Shell {
@@ -82,6 +86,7 @@ impl Shell {
             active,
             flash,
             company_name: crate::settings::company_name(&state.db).await?,
+            unread: crate::notifications::unread_count(&state.db, staff.user.id).await?,
         })
     }
 }

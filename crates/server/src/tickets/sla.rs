@@ -8,8 +8,9 @@ use accord_domain::settings::find;
 use accord_domain::sla::{self, DueTimes, Targets, WorkingCalendar, target_keys};
 use accord_domain::tickets::Priority;
 
-/// How often the breach scan runs: a breach is marked at most this long after it happens.
-pub const SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often the breach scan runs (a periodic task, `kernel::jobs::PERIODIC`, run by one
+/// instance per tick): a breach is marked at most this long after it happens.
+pub const SCAN_EVERY_SECS: i64 = 30;
 
 /// A setting's value inside a transaction (stored, else its default).
 async fn setting(tx: &mut Tx, key: &str) -> Result<String, AppError> {
@@ -80,16 +81,11 @@ pub async fn scan(db: &Db, at: i64) -> Result<u64, AppError> {
     Ok(late_resolution + late_response)
 }
 
-/// Runs the breach scan every [`SCAN_EVERY`] until the process stops.
-pub async fn run_scans(db: Db) {
-    let mut every = tokio::time::interval(SCAN_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        match scan(&db, now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(tickets = n, "SLA breaches marked"),
-            Err(e) => tracing::warn!(error = %e, "SLA breach scan failed; retrying next time"),
-        }
+/// The periodic breach scan, as of now.
+pub async fn scan_now(state: &crate::kernel::web::AppState) -> Result<(), AppError> {
+    let marked = scan(&state.db, now()).await?;
+    if marked > 0 {
+        tracing::info!(tickets = marked, "SLA breaches marked");
     }
+    Ok(())
 }

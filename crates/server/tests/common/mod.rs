@@ -55,6 +55,12 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
     }
 }
 
+/// The server key file that `accord` processes started by tests share (one per machine; made
+/// by the first one).
+pub fn test_secret_key_file() -> std::path::PathBuf {
+    std::env::temp_dir().join("accord-test-secret.key")
+}
+
 /// A running server.
 pub struct TestApp {
     pub base: String,

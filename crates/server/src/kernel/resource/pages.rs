@@ -70,6 +70,8 @@ pub struct Heading {
 pub struct Row {
     pub id: i64,
     pub link: String,
+    /// The viewer has unread notifications on this object (shown bold).
+    pub unread: bool,
     pub cells: Vec<(String, bool)>,
 }
 
@@ -244,12 +246,14 @@ async fn list_page<R: Resource>(
             }
         })
         .collect();
+    let unread = crate::notifications::unread_objects(&state.db, staff.user.id, R::PATH).await?;
     let rows = rows
         .iter()
         .map(|r| {
             let json = json_of::<R>(r);
             Row {
                 id: r.id(),
+                unread: unread.contains(&r.id()),
                 link: format!("{base}/{}", r.id()),
                 cells: R::COLUMNS
                     .iter()
@@ -818,7 +822,7 @@ async fn post_submit<R: Resource>(
         .collect();
     let body = form.get("body").unwrap_or("");
     let tab = format!("/{}/{id}?tab=activity", R::PATH);
-    match activity::add_post(&state.db, R::PATH, id, &staff.user, body, &tags).await {
+    match activity::add_post(&state, R::PATH, id, &staff.user, body, &tags).await {
         Ok(_) => Ok(Redirect::to(&tab).into_response()),
         Err(AppError::Validation(errors)) => {
             set_flash(
@@ -893,6 +897,10 @@ struct DetailPage {
     actions: Vec<(&'static str, String)>,
     /// Rendered by the room that owns them (see [`Resource::detail_sections`]).
     sections: Vec<String>,
+    /// The viewer's unread notifications on this object (its own bell).
+    object_unread: i64,
+    object_type: &'static str,
+    notices: Vec<crate::notifications::NotificationRow>,
 }
 
 async fn detail_page<R: Resource>(
@@ -902,6 +910,11 @@ async fn detail_page<R: Resource>(
     Query(params): Query<HashMap<String, String>>,
 ) -> PageResult {
     let row = fetch::<R>(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    // Opening the object is a *Mark As Read Event* where its template says so.
+    crate::notifications::mark_object_read(&state.db, staff.user.id, R::PATH, id, Some("opened"))
+        .await?;
+    let object_unread =
+        crate::notifications::unread_on(&state.db, staff.user.id, R::PATH, id).await?;
     let json = json_of::<R>(&row);
     let tab = match params.get("tab").map(String::as_str) {
         Some("activity") => "activity",
@@ -964,6 +977,11 @@ async fn detail_page<R: Resource>(
             }
         });
     }
+    let notices = if tab == "audit" {
+        crate::notifications::for_object(&state.db, R::PATH, id).await?
+    } else {
+        Vec::new()
+    };
     let (posts, employees, audit, audit_total) = match tab {
         "activity" => (
             activity::list_posts(&state.db, R::PATH, id).await?,
@@ -1012,5 +1030,8 @@ async fn detail_page<R: Resource>(
             .collect(),
         sections,
         base,
+        object_unread,
+        object_type: R::PATH,
+        notices,
     }))
 }
