@@ -218,10 +218,10 @@ async fn run(
         state.db.execute("VACUUM ANALYZE tickets", vec![]).await?;
     }
     let t = Instant::now();
-    let marked = accord::tickets::sla::scan(&state.db, at).await?;
+    let marked = accord::tickets::sla::scan(&state.db, &state.config.public_url, at).await?;
     let first = t.elapsed().as_secs_f64() * 1000.0;
     let t = Instant::now();
-    let again = accord::tickets::sla::scan(&state.db, at).await?;
+    let again = accord::tickets::sla::scan(&state.db, &state.config.public_url, at).await?;
     let second = t.elapsed().as_secs_f64() * 1000.0;
     println!(
         "\n| breach scan over {open} open tickets | marked | ms | target < {TARGET_SCAN_MS} ms |"

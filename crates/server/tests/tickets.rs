@@ -397,8 +397,8 @@ both!(
         // target, within the others' hour. It is marked exactly once.
         let later = accord::kernel::db::now() + 30 * 60_000_000;
         let (a, b) = tokio::join!(
-            accord::tickets::sla::scan(&app.state.db, later),
-            accord::tickets::sla::scan(&app.state.db, later)
+            accord::tickets::sla::scan(&app.state.db, &app.state.config.public_url, later),
+            accord::tickets::sla::scan(&app.state.db, &app.state.config.public_url, later)
         );
         let marked = a.expect("scan") + b.expect("scan");
         assert_eq!(marked, 1, "only the urgent ticket is past its targets");
@@ -406,15 +406,16 @@ both!(
         assert_eq!(body["total"], 1);
         assert_eq!(body["items"][0]["id"], tickets[0]);
         assert!(body["items"][0]["breached_at"].is_string());
-        let again = accord::tickets::sla::scan(&app.state.db, later)
+        let again = accord::tickets::sla::scan(&app.state.db, &app.state.config.public_url, later)
             .await
             .expect("scan");
         assert_eq!(again, 0, "a second scan finds nothing new");
         // Far in the future all are late.
         let much_later = later + 30 * 24 * 3_600_000_000;
-        let marked = accord::tickets::sla::scan(&app.state.db, much_later)
-            .await
-            .expect("scan");
+        let marked =
+            accord::tickets::sla::scan(&app.state.db, &app.state.config.public_url, much_later)
+                .await
+                .expect("scan");
         assert_eq!(marked, 4);
     }
 );
@@ -622,3 +623,89 @@ both!(big_lists_count_up_to_a_limit, |app: TestApp| async move {
     assert!(page.contains("of 1,000+"), "the list says there are more");
     assert!(page.contains("rel=\"next\""), "and offers the next page");
 });
+
+both!(
+    assignees_hear_of_assignment_breaches_and_customer_replies,
+    |app: TestApp| async move {
+        let api = app.admin_api().await;
+        let (ticket_type, customer) = service_desk(&api).await;
+        let (agent, agent_token) = app
+            .employee("agent@accord.test", "Agnes Agent", false)
+            .await;
+        let agent_api = Api::new(&app.base, &agent_token);
+        let kinds = |body: &Value| -> Vec<String> {
+            body["items"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|n| n["event_kind"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let ticket = api
+            .create(
+                "/api/v1/tickets",
+                json!({"summary": "Server room too warm", "customer_id": customer, "ticket_type_id": ticket_type, "priority": "urgent"}),
+            )
+            .await;
+        let (_, none) = agent_api.get("/api/v1/notifications").await;
+        assert!(
+            kinds(&none).is_empty(),
+            "nothing before the assignment: {none}"
+        );
+        let (status, _) = api
+            .patch(
+                &format!("/api/v1/tickets/{ticket}"),
+                json!({"assignee_id": agent}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, mine) = agent_api
+            .get("/api/v1/notifications?category=Tickets")
+            .await;
+        assert_eq!(kinds(&mine), vec!["ticket_assigned"]);
+        assert_eq!(mine["items"][0]["object_id"], ticket);
+
+        let later = accord::kernel::db::now() + 10 * 24 * 3_600_000_000;
+        let marked = accord::tickets::sla::scan(&app.state.db, &app.state.config.public_url, later)
+            .await
+            .expect("scan");
+        assert_eq!(marked, 1);
+        let (_, breaches) = agent_api
+            .get("/api/v1/notifications?category=SLA%20breaches")
+            .await;
+        assert_eq!(kinds(&breaches), vec!["sla_breached"]);
+
+        let contact = api
+            .create(
+                "/api/v1/contacts",
+                json!({"customer_id": customer, "name": "Cy Customer", "email": "cy@initrode.test", "portal_access": true}),
+            )
+            .await;
+        let hash = accord::kernel::auth::hash_password("a long test password")
+            .await
+            .expect("hash");
+        accord::auth::invitations::set_password_hash(&app.state.db, "contact", contact, &hash)
+            .await
+            .expect("password");
+        let cy = app
+            .browser_login("cy@initrode.test", "a long test password")
+            .await;
+        let (status, _, _) = cy
+            .submit(
+                &format!("/portal/tickets/{ticket}"),
+                &format!("/portal/tickets/{ticket}/replies"),
+                &[("body", "It is 35 degrees now.")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, updates) = agent_api
+            .get("/api/v1/notifications?category=Tickets")
+            .await;
+        assert!(
+            kinds(&updates).contains(&"ticket_updated_by_customer".to_owned()),
+            "{updates}"
+        );
+    }
+);

@@ -3,11 +3,12 @@
 
 use crate::args;
 use crate::auth::invitations;
-use crate::config::Config;
+
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{
-    Column, FieldKind, FieldSpec, Filter, FilterKind, ObjectType, RefSpec, Resource, check_ref,
+    Column, FieldKind, FieldSpec, Filter, FilterKind, ObjectType, RefSpec, Resource, WriteContext,
+    check_ref,
 };
 use crate::kernel::web::into_map;
 use accord_domain::FieldErrors;
@@ -227,7 +228,7 @@ impl Resource for Contacts {
 
     async fn after_write(
         tx: &mut Tx,
-        config: &Config,
+        ctx: &mut WriteContext<'_>,
         id: i64,
         before: Option<&Map<String, Value>>,
         after: &Map<String, Value>,
@@ -242,7 +243,7 @@ impl Resource for Contacts {
             .unwrap_or(false);
         match (was, now) {
             (false, true) => Ok(Some(
-                invitations::issue(tx, config, invitations::CONTACT, id).await?,
+                invitations::issue(tx, ctx.config, invitations::CONTACT, id).await?,
             )),
             (true, false) => {
                 // Access withdrawn: end their sessions and void any open invitation.

@@ -3,15 +3,15 @@
 
 use crate::args;
 use crate::auth::invitations;
-use crate::config::Config;
+
 use crate::kernel::auth::hash_password;
 use crate::kernel::auth::{EmployeeUser, Staff};
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
-use crate::kernel::resource::create;
 use crate::kernel::resource::{
     Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, check_ref,
 };
+use crate::kernel::resource::{WriteContext, create};
 use crate::kernel::web::{AppState, into_map};
 use accord_domain::FieldErrors;
 use accord_domain::employees::{EmployeeDraft, creates_management_loop};
@@ -291,14 +291,14 @@ impl Resource for Employees {
 
     async fn after_write(
         tx: &mut Tx,
-        config: &Config,
+        ctx: &mut WriteContext<'_>,
         id: i64,
         before: Option<&Map<String, Value>>,
         _after: &Map<String, Value>,
     ) -> Result<Option<String>, AppError> {
         if before.is_none() {
             return Ok(Some(
-                invitations::issue(tx, config, invitations::EMPLOYEE, id).await?,
+                invitations::issue(tx, ctx.config, invitations::EMPLOYEE, id).await?,
             ));
         }
         Ok(None)

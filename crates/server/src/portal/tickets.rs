@@ -213,8 +213,7 @@ pub async fn reply(
         id: user.contact.id,
         name: &user.contact.name,
     };
-    match crate::tickets::replies::add(&state.db, id, author, form.get("body").unwrap_or("")).await
-    {
+    match crate::tickets::replies::add(&state, id, author, form.get("body").unwrap_or("")).await {
         Ok(_) => Ok(Redirect::to(&format!("/portal/tickets/{id}")).into_response()),
         Err(AppError::Validation(e)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,

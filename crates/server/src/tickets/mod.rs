@@ -18,9 +18,11 @@ use crate::kernel::auth::Staff;
 use crate::kernel::db::{Db, Tx};
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{
-    Column, FieldKind, FieldSpec, Filter, FilterKind, ObjectType, RefSpec, Resource, check_ref,
+    Column, FieldKind, FieldSpec, Filter, FilterKind, ObjectType, RefSpec, Resource, WriteContext,
+    check_ref,
 };
 use crate::kernel::web::{AppState, api_time, api_time_opt, into_map, show_time};
+use crate::notifications;
 use accord_domain::FieldErrors;
 use accord_domain::tickets::{MAX_DETAILS_CHARS, PRIORITIES, Priority, TicketDraft, progress};
 use accord_domain::workflow::{MoveRefused, TicketFacts, Workflow};
@@ -476,6 +478,39 @@ impl Resource for Tickets {
         )
         .await?;
         Ok(())
+    }
+
+    /// Tells a newly chosen assignee (unless they chose themselves).
+    async fn after_write(
+        tx: &mut Tx,
+        ctx: &mut WriteContext<'_>,
+        id: i64,
+        before: Option<&Map<String, Value>>,
+        after: &Map<String, Value>,
+    ) -> Result<Option<String>, AppError> {
+        let assignee = after.get("assignee_id").and_then(Value::as_i64);
+        let was = before
+            .and_then(|b| b.get("assignee_id"))
+            .and_then(Value::as_i64);
+        if let Some(assignee) = assignee
+            && Some(assignee) != was
+            && ctx.actor.map(|a| a.id) != Some(assignee)
+        {
+            let summary = after.get("summary").and_then(Value::as_str).unwrap_or("");
+            let event = notifications::Event {
+                kind: "ticket_assigned",
+                object_type: Self::PATH,
+                object_label: "ticket",
+                object_id: id,
+                object_name: summary,
+                actor_name: ctx.actor.map_or("Accord", |a| a.name.as_str()),
+                text: "",
+            };
+            let notified =
+                notifications::notify(tx, &ctx.config.public_url, &event, &[assignee]).await?;
+            ctx.announce.extend(notified);
+        }
+        Ok(None)
     }
 
     fn bulk_controls(

@@ -8,7 +8,9 @@ use crate::kernel::audit;
 use crate::kernel::db::{Db, now};
 use crate::kernel::error::AppError;
 use crate::kernel::resource::ObjectType;
+use crate::kernel::web::AppState;
 use crate::kernel::web::{api_time, show_time};
+use crate::notifications;
 use accord_domain::FieldErrors;
 use accord_domain::tickets::{MAX_DETAILS_CHARS, check_plain_text_multiline};
 use serde_json::{Map, Value, json};
@@ -75,13 +77,16 @@ pub async fn of_ticket(db: &Db, ticket_id: i64) -> Result<Vec<Reply>, AppError> 
         .await?)
 }
 
-/// Adds a reply to an active ticket, with its Audit Log entry, in one transaction.
+/// Adds a reply to an active ticket, with its Audit Log entry, in one transaction. A
+/// customer's reply tells the assignee (*Ticket updated by customer*); an agent's reply marks
+/// their own notifications on the ticket read where *Replied* is a mark-as-read event.
 pub async fn add(
-    db: &Db,
+    state: &AppState,
     ticket_id: i64,
     author: ReplyAuthor<'_>,
     body: &str,
 ) -> Result<Reply, AppError> {
+    let db = &state.db;
     let body = parse_body(body)?;
     let mut tx = db.begin().await?;
     let archived = tx
@@ -130,7 +135,35 @@ pub async fn add(
         name,
     )
     .await?;
+    let mut announce = Vec::new();
+    if kind == "contact" {
+        let (summary, assignee) = tx
+            .fetch_one::<(String, Option<i64>)>(
+                "SELECT summary, assignee_id FROM tickets WHERE id = $1",
+                args![ticket_id],
+            )
+            .await?;
+        if let Some(assignee) = assignee {
+            let event = notifications::Event {
+                kind: "ticket_updated_by_customer",
+                object_type: Tickets::PATH,
+                object_label: "ticket",
+                object_id: ticket_id,
+                object_name: &summary,
+                actor_name: name,
+                text: &body,
+            };
+            announce =
+                notifications::notify(&mut tx, &state.config.public_url, &event, &[assignee])
+                    .await?;
+        }
+    }
     tx.commit().await?;
+    notifications::announce(db, announce).await;
+    if kind == "employee" {
+        notifications::mark_object_read(db, author_id, Tickets::PATH, ticket_id, Some("replied"))
+            .await?;
+    }
     Ok(Reply {
         id,
         author_kind: kind.into(),

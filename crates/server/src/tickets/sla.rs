@@ -4,6 +4,7 @@
 use crate::args;
 use crate::kernel::db::{Db, Tx, now};
 use crate::kernel::error::AppError;
+use crate::notifications;
 use accord_domain::settings::find;
 use accord_domain::sla::{self, DueTimes, Targets, WorkingCalendar, target_keys};
 use accord_domain::tickets::Priority;
@@ -55,35 +56,65 @@ pub async fn due_times(
     Ok(sla::due_times(opened_at, targets, &calendar))
 }
 
-/// Marks open tickets past a target as breached; returns how many were newly marked.
+#[derive(sqlx::FromRow)]
+struct Breached {
+    id: i64,
+    summary: String,
+    assignee_id: Option<i64>,
+}
+
+/// Marks open tickets past a target as breached and tells their assignees (*SLA breached*),
+/// in one transaction; returns how many were newly marked.
 ///
 /// Each statement only touches tickets not yet marked, so instances running it at the same
 /// time never mark one twice (the row lock, or SQLite's write lock, serialises them and the
 /// condition is checked again). Each reads one partial index (migration 0005).
-pub async fn scan(db: &Db, at: i64) -> Result<u64, AppError> {
+pub async fn scan(db: &Db, public_url: &str, at: i64) -> Result<u64, AppError> {
     let mut tx = db.begin().await?;
-    let late_resolution = tx
-        .execute(
+    let mut breached = tx
+        .fetch_all::<Breached>(
             "UPDATE tickets SET breached = TRUE, breached_at = $1
-             WHERE resolution_due_at < $1 AND NOT breached AND NOT is_closed AND archived_at IS NULL",
+             WHERE resolution_due_at < $1 AND NOT breached AND NOT is_closed AND archived_at IS NULL
+             RETURNING id, summary, assignee_id",
             args![at],
         )
         .await?;
-    let late_response = tx
-        .execute(
+    breached.extend(
+        tx.fetch_all::<Breached>(
             "UPDATE tickets SET breached = TRUE, breached_at = $1
              WHERE response_due_at < $1 AND responded_at IS NULL AND NOT breached AND NOT is_closed
-               AND archived_at IS NULL",
+               AND archived_at IS NULL
+             RETURNING id, summary, assignee_id",
             args![at],
         )
-        .await?;
+        .await?,
+    );
+    let mut announce = Vec::new();
+    for ticket in &breached {
+        let Some(assignee) = ticket.assignee_id else {
+            continue;
+        };
+        let event = notifications::Event {
+            kind: "sla_breached",
+            object_type: "tickets",
+            object_label: "ticket",
+            object_id: ticket.id,
+            object_name: &ticket.summary,
+            actor_name: "Accord",
+            text: "",
+        };
+        announce.extend(notifications::notify(&mut tx, public_url, &event, &[assignee]).await?);
+    }
     tx.commit().await?;
-    Ok(late_resolution + late_response)
+    announce.sort_unstable();
+    announce.dedup();
+    notifications::announce(db, announce).await;
+    Ok(breached.len() as u64)
 }
 
 /// The periodic breach scan, as of now.
 pub async fn scan_now(state: &crate::kernel::web::AppState) -> Result<(), AppError> {
-    let marked = scan(&state.db, now()).await?;
+    let marked = scan(&state.db, &state.config.public_url, now()).await?;
     if marked > 0 {
         tracing::info!(tickets = marked, "SLA breaches marked");
     }

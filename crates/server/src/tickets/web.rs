@@ -7,8 +7,8 @@ use super::{Tickets, fetch, workflow_of_type};
 use crate::args;
 use crate::kernel::auth::{ApiStaff, Staff};
 use crate::kernel::error::{ApiResult, AppError, PageResult};
-use crate::kernel::resource;
 use crate::kernel::resource::pages::PageId;
+use crate::kernel::resource::{self, ObjectType};
 use crate::kernel::web::{AppState, Flash, FormPairs, JsonObject, render, set_flash, show_time};
 use accord_domain::tickets::{NewChecklist, Priority};
 use accord_domain::workflow::{MoveRefused, TicketFacts};
@@ -179,7 +179,18 @@ async fn status_submit(
     let mut patch = Map::new();
     patch.insert("status".into(), Value::String(status.clone()));
     let message = match resource::update::<Tickets>(&state, Some(&staff.user), id, &patch).await {
-        Ok(_) => format!("Status changed to “{status}”."),
+        Ok(_) => {
+            // A status change can mark the agent's own notifications on it read.
+            crate::notifications::mark_object_read(
+                &state.db,
+                staff.user.id,
+                Tickets::PATH,
+                id,
+                Some("status_changed"),
+            )
+            .await?;
+            format!("Status changed to “{status}”.")
+        }
         Err(AppError::Conflict(reason)) => reason,
         Err(AppError::Validation(errors)) => errors.to_string(),
         Err(e) => return Err(e.into()),
@@ -293,7 +304,7 @@ async fn reply_submit(
         id: staff.user.id,
         name: &staff.user.name,
     };
-    match replies::add(&state.db, id, author, form.get("body").unwrap_or("")).await {
+    match replies::add(&state, id, author, form.get("body").unwrap_or("")).await {
         Ok(_) => flash(&state, &staff, "Reply sent to the customer.".into()).await?,
         Err(AppError::Validation(e)) => {
             flash(&state, &staff, format!("The reply was not sent: {e}")).await?;
@@ -473,7 +484,7 @@ async fn add_reply_api(
         id: staff.user.id,
         name: &staff.user.name,
     };
-    let reply = replies::add(&state.db, id, author, &text).await?;
+    let reply = replies::add(&state, id, author, &text).await?;
     Ok((StatusCode::CREATED, Json(reply.to_json())).into_response())
 }
 

@@ -74,6 +74,14 @@ pub struct FieldSpec {
     pub help: &'static str,
 }
 
+/// What a write hook ([`Resource::after_write`]) may use and leave behind.
+pub struct WriteContext<'a> {
+    pub config: &'a Config,
+    pub actor: Actor<'a>,
+    /// Employees whose bell changed: announced after the commit.
+    pub announce: Vec<i64>,
+}
+
 /// What a list filter's value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterKind {
@@ -184,11 +192,11 @@ pub trait Resource: ObjectType {
         at: i64,
     ) -> impl Future<Output = Result<(), AppError>> + Send;
 
-    /// Runs after a create or change in the same transaction; may return an invitation
-    /// link to show once.
+    /// Runs after a create or change in the same transaction (notifications, invitations);
+    /// may return an invitation link to show once.
     fn after_write(
         _tx: &mut Tx,
-        _config: &Config,
+        _ctx: &mut WriteContext<'_>,
         _id: i64,
         _before: Option<&Map<String, Value>>,
         _after: &Map<String, Value>,
@@ -667,8 +675,14 @@ pub async fn create<R: Resource>(
         actor,
     )
     .await?;
-    let invitation_url = R::after_write(&mut tx, &state.config, id, None, &json).await?;
+    let mut ctx = WriteContext {
+        config: &state.config,
+        actor,
+        announce: Vec::new(),
+    };
+    let invitation_url = R::after_write(&mut tx, &mut ctx, id, None, &json).await?;
     tx.commit().await?;
+    crate::notifications::announce(&state.db, ctx.announce).await;
     Ok(Written {
         id,
         json,
@@ -720,8 +734,14 @@ pub async fn update<R: Resource>(
     if !changes.is_empty() {
         audit::record(&mut tx, R::PATH, id, "updated", changes, actor).await?;
     }
-    let invitation_url = R::after_write(&mut tx, &state.config, id, Some(&before), &json).await?;
+    let mut ctx = WriteContext {
+        config: &state.config,
+        actor,
+        announce: Vec::new(),
+    };
+    let invitation_url = R::after_write(&mut tx, &mut ctx, id, Some(&before), &json).await?;
     tx.commit().await?;
+    crate::notifications::announce(&state.db, ctx.announce).await;
     Ok(Written {
         id,
         json,
