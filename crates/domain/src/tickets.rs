@@ -169,7 +169,23 @@ impl TicketTypeDraft {
     pub fn parse(map: &Map<String, Value>) -> Result<Self, FieldErrors> {
         let mut input = Input::new(map, Self::FIELDS);
         let name = input.parse_required("name", "Name", Name::parse);
-        let default_priority = parse_priority(&mut input, "default_priority");
+        let default_priority = match input.text("default_priority") {
+            None => {
+                if input.errors.for_field("default_priority").is_none() {
+                    input
+                        .errors
+                        .add("default_priority", "Default priority is required");
+                }
+                Priority::Medium
+            }
+            Some(code) => Priority::parse(&code).unwrap_or_else(|| {
+                input.errors.add(
+                    "default_priority",
+                    "must be one of: low, medium, high, urgent",
+                );
+                Priority::Medium
+            }),
+        };
         let workflow_id = input.id("workflow_id");
         if workflow_id.is_none() && input.errors.for_field("workflow_id").is_none() {
             input.errors.add("workflow_id", "Workflow is required");
@@ -185,18 +201,6 @@ impl TicketTypeDraft {
             }),
             _ => Err(errors),
         }
-    }
-}
-
-fn parse_priority(input: &mut Input, field: &str) -> Priority {
-    match input.text(field) {
-        None => Priority::Medium,
-        Some(code) => Priority::parse(&code).unwrap_or_else(|| {
-            input
-                .errors
-                .add(field, "must be one of: low, medium, high, urgent");
-            Priority::Medium
-        }),
     }
 }
 
