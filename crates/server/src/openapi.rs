@@ -254,7 +254,8 @@ fn checklist_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Val
                     "properties": {"template_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}},
                 {"type": "object", "required": ["name"], "additionalProperties": false,
                     "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
-                        "items": {"oneOf": [{"type": "array", "maxItems": 100, "items": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "\\S"}}, {"type": "null"}]}}}]})),
+                        "items": {"oneOf": [{"type": "array", "maxItems": 100, "description": "blank items are skipped",
+                            "items": {"type": "string", "maxLength": 300}}, {"type": "null"}]}}}]})),
             "responses": responses("201", ok(list_ref.clone()))}
     }));
     let reply = json!({"type": "object", "required": ["id", "author_kind", "author_name", "body", "created_at"], "properties": {
