@@ -157,6 +157,32 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     }
 }
 
+/// The one text field a small JSON body carries (a reply's `body`, an item's `text`): a
+/// missing or non-text value, or any other field, is a field error. The caller checks the
+/// text itself.
+pub fn only_text_field(
+    body: &Map<String, Value>,
+    field: &str,
+    what: &str,
+) -> Result<String, AppError> {
+    let mut errors = accord_domain::FieldErrors::new();
+    for key in body.keys().filter(|k| k.as_str() != field) {
+        errors.add(key, format!("is not a field of {what}"));
+    }
+    let text = match body.get(field) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => {
+            errors.add(field, "is required (a text string)");
+            String::new()
+        }
+        Some(_) => {
+            errors.add(field, "must be a text string");
+            String::new()
+        }
+    };
+    errors.into_result(text).map_err(AppError::from)
+}
+
 /// A submitted HTML form, as ordered (name, value) pairs.
 pub struct FormPairs(pub Vec<(String, String)>);
 

@@ -9,7 +9,9 @@ use crate::kernel::auth::{ApiStaff, Staff};
 use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::resource::pages::PageId;
 use crate::kernel::resource::{self, ObjectType};
-use crate::kernel::web::{AppState, Flash, FormPairs, JsonObject, render, set_flash, show_time};
+use crate::kernel::web::{
+    AppState, Flash, FormPairs, JsonObject, only_text_field, render, set_flash, show_time,
+};
 use accord_domain::tickets::{NewChecklist, Priority};
 use accord_domain::workflow::{MoveRefused, TicketFacts};
 use askama::Template;
@@ -468,18 +470,7 @@ async fn add_reply_api(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
     let id = path_id(&path, "id")?;
-    let mut errors = accord_domain::FieldErrors::new();
-    for key in body.keys().filter(|k| k.as_str() != "body") {
-        errors.add(key, "is not a field of a reply");
-    }
-    let text = match body.get("body") {
-        Some(Value::String(s)) => s.clone(),
-        _ => {
-            errors.add("body", "is required (a text string)");
-            String::new()
-        }
-    };
-    errors.into_result(()).map_err(AppError::from)?;
+    let text = only_text_field(&body, "body", "a reply")?;
     let author = ReplyAuthor::Employee {
         id: staff.user.id,
         name: &staff.user.name,
@@ -533,18 +524,7 @@ async fn add_item_api(
 ) -> ApiResult<Response> {
     let id = path_id(&path, "id")?;
     let cid = path_id(&path, "cid")?;
-    let mut errors = accord_domain::FieldErrors::new();
-    for key in body.keys().filter(|k| k.as_str() != "text") {
-        errors.add(key, "is not a field of a checklist item");
-    }
-    let text = match body.get("text") {
-        Some(Value::String(s)) => s.clone(),
-        _ => {
-            errors.add("text", "is required (a text string)");
-            String::new()
-        }
-    };
-    errors.into_result(()).map_err(AppError::from)?;
+    let text = only_text_field(&body, "text", "a checklist item")?;
     checklists::add_item(&state, &staff.user, id, cid, &text).await?;
     Ok((
         StatusCode::CREATED,

@@ -8,7 +8,7 @@ use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::resource::api::ApiId;
 use crate::kernel::resource::pages::PageId;
 use crate::kernel::web::{
-    AppState, Flash, FormPairs, JsonObject, page, render, set_flash, show_time,
+    AppState, Flash, FormPairs, JsonObject, only_text_field, page, render, set_flash, show_time,
 };
 use accord_domain::two_factor::TwoFactorMode;
 use askama::Template;
@@ -546,22 +546,11 @@ fn codes_json(codes: Vec<String>) -> Json<Value> {
 
 /// The `code` field of a JSON body (other fields are refused).
 fn code_field(body: &Map<String, Value>) -> Result<String, AppError> {
-    let mut errors = accord_domain::FieldErrors::new();
-    for key in body.keys().filter(|k| k.as_str() != "code") {
-        errors.add(key, "is not a field here");
+    let code = only_text_field(body, "code", "this request")?;
+    if code.trim().is_empty() {
+        return Err(accord_domain::FieldErrors::single("code", "is required").into());
     }
-    let code = match body.get("code") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        Some(Value::String(_)) | None | Some(Value::Null) => {
-            errors.add("code", "is required");
-            String::new()
-        }
-        Some(_) => {
-            errors.add("code", "must be a text string of digits, e.g. \"123456\"");
-            String::new()
-        }
-    };
-    errors.into_result(code).map_err(AppError::from)
+    Ok(code)
 }
 
 async fn totp_api(
