@@ -218,6 +218,21 @@ pub async fn serve(
     result
 }
 
+/// Where each object type's name is, to show in the Audit Log on the home page and in
+/// notifications: (URL segment, table, column).
+pub const OBJECT_NAMES: &[(&str, &str, &str)] = &[
+    ("customers", "customers", "name"),
+    ("contacts", "contacts", "name"),
+    ("employees", "employees", "name"),
+    ("legal-entities", "legal_entities", "name"),
+    ("products", "products", "name"),
+    ("settings", "settings", "key"),
+    ("tickets", "tickets", "summary"),
+    ("ticket-types", "ticket_types", "name"),
+    ("workflows", "workflows", "name"),
+    ("checklist-templates", "checklist_templates", "name"),
+];
+
 /// Every object type that has an Activity tab and an Audit Log, by URL segment.
 pub const OBJECT_TYPES: &[&str] = &[
     customers::Customers::PATH,

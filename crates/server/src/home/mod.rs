@@ -121,17 +121,10 @@ async fn object_names(
         name: String,
     }
     let mut names = HashMap::new();
-    for (path, table, name_column) in [
-        ("customers", "customers", "name"),
-        ("contacts", "contacts", "name"),
-        ("employees", "employees", "name"),
-        ("legal-entities", "legal_entities", "name"),
-        ("products", "products", "name"),
-        ("settings", "settings", "key"),
-    ] {
+    for (path, table, name_column) in crate::OBJECT_NAMES {
         let ids: Vec<i64> = rows
             .iter()
-            .filter(|r| r.object_type == path)
+            .filter(|r| r.object_type == *path)
             .map(|r| r.object_id)
             .collect();
         if ids.is_empty() {
@@ -149,7 +142,7 @@ async fn object_names(
             )
             .await?;
         for n in found {
-            names.insert((path.to_owned(), n.id), n.name);
+            names.insert(((*path).to_owned(), n.id), n.name);
         }
     }
     Ok(names)

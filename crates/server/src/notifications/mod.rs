@@ -663,11 +663,11 @@ pub async fn object_name(
     object_type: &str,
     object_id: i64,
 ) -> Result<String, AppError> {
-    let (table, column) = match object_type {
-        "settings" => ("settings", "key"),
-        "customers" | "contacts" | "employees" | "products" => (object_type, "name"),
-        "legal-entities" => ("legal_entities", "name"),
-        _ => return Ok(format!("#{object_id}")),
+    let Some((_, table, column)) = crate::OBJECT_NAMES
+        .iter()
+        .find(|(path, _, _)| *path == object_type)
+    else {
+        return Ok(format!("#{object_id}"));
     };
     Ok(tx
         .fetch_optional::<(String,)>(
