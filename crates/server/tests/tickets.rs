@@ -337,6 +337,16 @@ both!(
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         let (_, all) = api.get("/api/v1/tickets").await;
         assert_eq!(all["total"], 2, "nothing half-written");
+        // The home page's recent changes name tickets by their summary.
+        app.employee("home@accord.test", "Hom E", false).await;
+        let browser = app
+            .browser_login("home@accord.test", "a long test password")
+            .await;
+        let (_, home) = browser.get("/home").await;
+        assert!(
+            home.contains("Import latex"),
+            "recent changes name the ticket"
+        );
     }
 );
 
