@@ -237,7 +237,10 @@ pub const CATALOGUE: &[SettingDef] = &[
         key: "nightly_time_zone",
         label: "Nightly Run Time Zone",
         help: "IANA time zone of the Nightly Run Time, e.g. Europe/London or UTC.",
-        kind: SettingKind::Text { max_chars: 64 },
+        kind: SettingKind::Checked {
+            max_chars: 64,
+            check: |s| crate::sla::parse_time_zone(s).map(|_| ()),
+        },
         default: "UTC",
     },
     SettingDef {
@@ -373,5 +376,11 @@ mod tests {
         let size = find("default_page_size").expect("exists");
         assert!(size.parse_value(&json!(500)).is_err());
         assert!(size.parse_value(&json!("50")).is_err());
+        let zone = find("nightly_time_zone").expect("exists");
+        assert_eq!(
+            zone.parse_value(&json!("Europe/Berlin")),
+            Ok("Europe/Berlin".into())
+        );
+        assert!(zone.parse_value(&json!("Mars/Base")).is_err());
     }
 }
