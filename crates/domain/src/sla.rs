@@ -168,17 +168,18 @@ pub fn due_times(opened_at: i64, targets: Targets, calendar: &WorkingCalendar) -
     }
 }
 
-/// Is a ticket past a target at `now`? A response counts once it happened; closed tickets
-/// are never breached afterwards.
-pub fn is_breached(due: DueTimes, responded_at: Option<i64>, closed: bool, now: i64) -> bool {
-    if closed {
-        return false;
-    }
-    let response_late = match responded_at {
-        Some(at) => at > due.response_due_at,
-        None => now > due.response_due_at,
-    };
-    response_late || now > due.resolution_due_at
+/// Did a ticket miss a target, as of `now`? The response target is missed by a response
+/// after it (or none by then); the resolution target by closing after it (or still being open
+/// then). Closing stops both clocks: a ticket closed in time is not breached later.
+pub fn is_breached(
+    due: DueTimes,
+    responded_at: Option<i64>,
+    closed_at: Option<i64>,
+    now: i64,
+) -> bool {
+    let end = closed_at.unwrap_or(now);
+    let response_late = responded_at.unwrap_or(end) > due.response_due_at;
+    response_late || end > due.resolution_due_at
 }
 
 /// The settings keys of a priority's targets.
@@ -289,27 +290,23 @@ mod tests {
         assert_eq!(urgent.resolution_due_at, at(london, 2026, 1, 12, 14, 0));
         let at_13 = at(london, 2026, 1, 12, 13, 0);
         assert!(
-            is_breached(urgent, None, false, at_13),
+            is_breached(urgent, None, None, at_13),
             "no response by 10:30"
         );
-        assert!(!is_breached(
-            urgent,
-            Some(opened + 60_000_000),
-            false,
-            at_13
-        ));
+        let in_time = Some(opened + 60_000_000);
+        assert!(!is_breached(urgent, in_time, None, at_13));
         assert!(is_breached(
             urgent,
-            Some(opened),
-            false,
+            in_time,
+            None,
             at(london, 2026, 1, 12, 14, 1)
         ));
-        assert!(!is_breached(
-            urgent,
-            None,
-            true,
-            at(london, 2026, 1, 13, 9, 0)
-        ));
+        // Closed in time: not breached later. Closed late, or answered late: breached.
+        let tomorrow = at(london, 2026, 1, 13, 9, 0);
+        assert!(!is_breached(urgent, in_time, in_time, tomorrow));
+        let late = Some(at(london, 2026, 1, 12, 14, 30));
+        assert!(is_breached(urgent, in_time, late, tomorrow));
+        assert!(is_breached(urgent, late, late, tomorrow));
     }
 
     #[test]

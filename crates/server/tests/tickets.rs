@@ -719,3 +719,76 @@ both!(
         );
     }
 );
+
+both!(
+    archived_references_do_not_freeze_a_ticket_and_late_closes_count,
+    |app: TestApp| async move {
+        let api = app.admin_api().await;
+        for (key, value) in [
+            ("sla_working_days", json!("mon-sun")),
+            ("sla_working_hours", json!("00:00-23:59")),
+            ("sla_time_zone", json!("UTC")),
+            ("sla_low_response_minutes", json!(0)),
+            ("sla_low_resolution_minutes", json!(0)),
+        ] {
+            let (status, _) = api
+                .patch(&format!("/api/v1/settings/{key}"), json!({"value": value}))
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        let (ticket_type, customer) = service_desk(&api).await;
+        let contact = api
+            .create(
+                "/api/v1/contacts",
+                json!({"customer_id": customer, "name": "Leaving Soon"}),
+            )
+            .await;
+        let ticket = api
+            .create(
+                "/api/v1/tickets",
+                json!({"summary": "Hand over", "customer_id": customer, "ticket_type_id": ticket_type,
+                    "contact_id": contact, "priority": "low"}),
+            )
+            .await;
+        let (status, _) = api
+            .post(&format!("/api/v1/contacts/{contact}/archive"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        // Its contact archived, the ticket still moves on.
+        let (status, body) = api
+            .patch(
+                &format!("/api/v1/tickets/{ticket}"),
+                json!({"status": "In Progress"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // Targets of zero minutes: answered and closed late, with no scan in between.
+        assert_eq!(
+            body["breached"],
+            json!(true),
+            "a late response is a breach: {body}"
+        );
+        let (_, lists) = api
+            .get(&format!("/api/v1/tickets/{ticket}/checklists"))
+            .await;
+        let list = &lists["items"][0];
+        let cid = list["id"].as_i64().expect("id");
+        for item in list["items"].as_array().expect("items") {
+            let iid = item["id"].as_i64().expect("id");
+            api.patch(
+                &format!("/api/v1/tickets/{ticket}/checklists/{cid}/items/{iid}"),
+                json!({"done": true}),
+            )
+            .await;
+        }
+        let (status, body) = api
+            .patch(
+                &format!("/api/v1/tickets/{ticket}"),
+                json!({"status": "Resolved"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["breached"], json!(true));
+        assert!(body["breached_at"].is_string());
+    }
+);

@@ -674,3 +674,62 @@ both!(
         assert!(actions.iter().any(|a| a == "2FA set up"), "{actions:?}");
     }
 );
+
+both!(
+    parallel_guesses_share_one_limit,
+    |app: TestApp| async move {
+        clear_of_step_boundary().await;
+        let email = "par@accord.test";
+        app.employee(email, "Par Allel", false).await;
+        let (p, _) = Session::login(&app, email).await;
+        let (secret, _) = enrol(&p, email).await;
+        let (pending, _) = Session::login(&app, email).await;
+        let wrong = wrong_code(&secret);
+        let pending = std::sync::Arc::new(pending);
+        let mut tasks = Vec::new();
+        for _ in 0..30 {
+            let s = pending.clone();
+            let code = wrong.clone();
+            tasks.push(tokio::spawn(async move {
+                s.post("/api/v1/auth/totp", json!({"code": code})).await.0
+            }));
+        }
+        let mut checked = 0;
+        for t in tasks {
+            if t.await.expect("task") == StatusCode::UNPROCESSABLE_ENTITY {
+                checked += 1;
+            }
+        }
+        // One wrong code was spent enrolling: at most nine more are checked, at once or not.
+        assert!(checked <= 9, "{checked} guesses were checked");
+    }
+);
+
+both!(
+    the_json_login_skips_csrf_only_for_real_json,
+    |app: TestApp| async move {
+        let email = "csrf@accord.test";
+        app.employee(email, "Cee Surf", false).await;
+        let (session, _) = Session::login(&app, email).await;
+        // With a session cookie, a body a cross-site form could send is not a JSON login.
+        let resp = session
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("Content-Type", "text/plain; x=+json")
+            .body(format!(
+                "{{\"email\": \"{email}\", \"password\": \"{PASSWORD}\"}}"
+            ))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        let resp = session
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+);

@@ -480,9 +480,15 @@ async fn authenticate(state: &AppState, mut request: Request) -> Result<Request,
             Some(a) => Some(a.csrf_token().to_owned()),
             None => cookie(request.headers(), CSRF_COOKIE).map(str::to_owned),
         };
-        // The JSON login needs no CSRF token even with an old session cookie: it takes only
-        // `application/json`, which no cross-site form can send.
-        let json_login = request.uri().path() == "/api/v1/auth/login";
+        // The JSON login needs no CSRF token even with an old session cookie when it comes as
+        // exactly `application/json`, which no cross-site form can send (browsers preflight it).
+        let json_login = request.uri().path() == "/api/v1/auth/login"
+            && request
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
         if !(json_login || is_api && auth.is_none()) {
             let (request2, provided) = csrf_from_request(request).await?;
             request = request2;

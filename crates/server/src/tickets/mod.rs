@@ -293,25 +293,66 @@ impl Resource for Tickets {
 
     async fn check(tx: &mut Tx, id: Option<i64>, d: &TicketDraft) -> Result<(), AppError> {
         let mut errors = FieldErrors::new();
-        check_ref(
-            tx,
-            &mut errors,
-            "customer_id",
-            "customers",
-            Some(d.customer_id),
-            "customer",
-        )
-        .await?;
-        check_ref(
-            tx,
-            &mut errors,
-            "assignee_id",
-            "employees",
-            d.assignee_id,
-            "employee",
-        )
-        .await?;
-        if let Some(contact) = d.contact_id {
+        // On a change only references that change are checked: a ticket whose contact,
+        // assignee, customer or type was archived since can still move on and be closed.
+        #[derive(sqlx::FromRow, Default)]
+        struct Refs {
+            customer_id: i64,
+            contact_id: Option<i64>,
+            assignee_id: Option<i64>,
+            ticket_type_id: i64,
+        }
+        let stored = match id {
+            Some(id) => tx
+                .fetch_optional::<Refs>(
+                    "SELECT customer_id, contact_id, assignee_id, ticket_type_id FROM tickets WHERE id = $1",
+                    args![id],
+                )
+                .await?,
+            None => None,
+        };
+        let changed = |same: bool| stored.is_none() || !same;
+        let kept = stored.as_ref();
+        if changed(kept.is_some_and(|r| r.customer_id == d.customer_id)) {
+            check_ref(
+                tx,
+                &mut errors,
+                "customer_id",
+                "customers",
+                Some(d.customer_id),
+                "customer",
+            )
+            .await?;
+        }
+        if changed(kept.is_some_and(|r| r.assignee_id == d.assignee_id)) {
+            check_ref(
+                tx,
+                &mut errors,
+                "assignee_id",
+                "employees",
+                d.assignee_id,
+                "employee",
+            )
+            .await?;
+        }
+        if changed(kept.is_some_and(|r| r.ticket_type_id == d.ticket_type_id)) {
+            check_ref(
+                tx,
+                &mut errors,
+                "ticket_type_id",
+                "ticket_types",
+                Some(d.ticket_type_id),
+                "ticket type",
+            )
+            .await?;
+        }
+        if let Some(contact) = d.contact_id
+            && changed(
+                kept.is_some_and(|r| {
+                    r.contact_id == d.contact_id && r.customer_id == d.customer_id
+                }),
+            )
+        {
             let of_customer = tx
                 .fetch_i64(
                     "SELECT customer_id FROM contacts WHERE id = $1 AND archived_at IS NULL",
@@ -419,12 +460,16 @@ impl Resource for Tickets {
             status: String,
             created_at: i64,
             responded_at: Option<i64>,
+            closed_at: Option<i64>,
             response_due_at: i64,
             resolution_due_at: i64,
+            breached: bool,
+            breached_at: Option<i64>,
         }
         let current = tx
             .fetch_one::<Current>(
-                "SELECT priority, status, created_at, responded_at, response_due_at, resolution_due_at
+                "SELECT priority, status, created_at, responded_at, closed_at, response_due_at,
+                     resolution_due_at, breached, breached_at
                  FROM tickets WHERE id = $1",
                 args![id],
             )
@@ -449,14 +494,25 @@ impl Resource for Tickets {
             .responded_at
             .or((status != workflow.start_status).then_some(at));
         let closed = workflow.is_closed(&status);
+        let closed_at = closed.then(|| current.closed_at.unwrap_or(at));
+        // Breached or not follows from the times, so a late response or a late close counts
+        // even if no scan saw it, and new due times (a priority change) are judged afresh.
+        let due = accord_domain::sla::DueTimes {
+            response_due_at: response_due,
+            resolution_due_at: resolution_due,
+        };
+        let breached = accord_domain::sla::is_breached(due, responded_at, closed_at, at);
+        let breached_at = match (breached, current.breached) {
+            (false, _) => None,
+            (true, true) => current.breached_at,
+            (true, false) => Some(at),
+        };
         tx.execute(
             "UPDATE tickets SET summary = $1, summary_lower = $2, details = $3, customer_id = $4,
                  contact_id = $5, ticket_type_id = $6, priority = $7, status = $8, is_closed = $9,
-                 assignee_id = $10, responded_at = $11,
-                 closed_at = CASE WHEN $9 THEN COALESCE(closed_at, $12) ELSE NULL END,
+                 assignee_id = $10, responded_at = $11, closed_at = $16,
                  response_due_at = $13, resolution_due_at = $14,
-                 breached = CASE WHEN $9 THEN breached ELSE (breached AND (response_due_at = $13 AND resolution_due_at = $14)) END,
-                 updated_at = $12
+                 breached = $17, breached_at = $18, updated_at = $12
              WHERE id = $15",
             args![
                 d.summary.as_str(),
@@ -473,7 +529,10 @@ impl Resource for Tickets {
                 at,
                 response_due,
                 resolution_due,
-                id
+                id,
+                closed_at,
+                breached,
+                breached_at
             ],
         )
         .await?;
@@ -561,7 +620,7 @@ async fn ticket_type(tx: &mut Tx, id: i64) -> Result<TicketTypeRow, AppError> {
     .ok_or(AppError::NotFound)
 }
 
-/// The workflow a ticket type follows (active type only), parsed.
+/// The workflow a ticket type follows (archived types too: their tickets still move), parsed.
 pub async fn workflow_of_type(
     tx: &mut Tx,
     ticket_type_id: i64,
@@ -569,7 +628,7 @@ pub async fn workflow_of_type(
     let row = tx
         .fetch_optional::<WorkflowRow>(
             &format!(
-                "SELECT {} FROM {} WHERE t.id = (SELECT workflow_id FROM ticket_types WHERE id = $1 AND archived_at IS NULL)",
+                "SELECT {} FROM {} WHERE t.id = (SELECT workflow_id FROM ticket_types WHERE id = $1)",
                 Workflows::SELECT,
                 Workflows::FROM
             ),

@@ -117,7 +117,11 @@ pub async fn add(
         .ok_or_else(|| AppError::Internal("insert returned no id".into()))?;
     if kind == "employee" {
         tx.execute(
-            "UPDATE tickets SET responded_at = $1 WHERE id = $2 AND responded_at IS NULL",
+            // A first response after its due time is a breach, even if no scan saw it.
+            "UPDATE tickets SET responded_at = $1,
+                 breached_at = CASE WHEN breached THEN breached_at WHEN $1 > response_due_at THEN $1 ELSE NULL END,
+                 breached = (breached OR $1 > response_due_at)
+             WHERE id = $2 AND responded_at IS NULL",
             args![at, ticket_id],
         )
         .await?;

@@ -211,18 +211,39 @@ impl Resource for Workflows {
             ],
         )
         .await?;
-        // Open or closed follows the workflow's closed statuses.
-        for status in &w.statuses {
-            tx.execute(
-                "UPDATE tickets SET is_closed = $1
-                 WHERE status = $2 AND is_closed <> $1
-                   AND ticket_type_id IN (SELECT id FROM ticket_types WHERE workflow_id = $3)",
-                args![w.is_closed(status), status.clone(), id],
-            )
-            .await?;
-        }
-        Ok(())
+        reclassify(
+            tx,
+            w,
+            "ticket_type_id IN (SELECT id FROM ticket_types WHERE workflow_id = $4)",
+            id,
+            at,
+        )
+        .await
     }
+}
+
+/// Open or closed follows the workflow's closed statuses: after a workflow changes, or a
+/// ticket type follows another one, its tickets are set open or closed (with `closed_at`) by
+/// their status. `tickets_of` is a condition on `$4`.
+async fn reclassify(
+    tx: &mut Tx,
+    workflow: &Workflow,
+    tickets_of: &str,
+    owner: i64,
+    at: i64,
+) -> Result<(), AppError> {
+    for status in &workflow.statuses {
+        tx.execute(
+            &format!(
+                "UPDATE tickets SET is_closed = $1,
+                     closed_at = CASE WHEN $1 THEN COALESCE(closed_at, $3) ELSE NULL END
+                 WHERE status = $2 AND is_closed <> $1 AND {tickets_of}"
+            ),
+            args![workflow.is_closed(status), status.clone(), at, owner],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 // ---- checklist templates ----
@@ -539,6 +560,17 @@ impl Resource for TicketTypes {
             ],
         )
         .await?;
-        Ok(())
+        let workflow = tx
+            .fetch_one::<WorkflowRow>(
+                &format!(
+                    "SELECT {} FROM {} WHERE t.id = $1",
+                    Workflows::SELECT,
+                    Workflows::FROM
+                ),
+                args![d.workflow_id],
+            )
+            .await?
+            .workflow()?;
+        reclassify(tx, &workflow, "ticket_type_id = $4", id, at).await
     }
 }

@@ -336,17 +336,30 @@ async fn recent_failures(
     Ok((f.n, f.oldest))
 }
 
-/// Refuses the attempt while the account or the client address is locked out.
-async fn check_not_locked(db: &Db, account: &Account, client_ip: &str) -> Result<(), AppError> {
+/// Takes a place for one code attempt: it is recorded as a failure *before* the code is
+/// checked, so attempts sent in parallel all count (none can slip in between a count and its
+/// record). While the account or the client address has reached its limit the attempt is
+/// refused and its place given back, so a lock-out is not stretched by further tries.
+async fn reserve_attempt(db: &Db, account: &Account, client_ip: &str) -> Result<i64, AppError> {
+    let attempt = db
+        .fetch_i64(
+            "INSERT INTO login_attempts (email, client_ip, succeeded, at, factor)
+             VALUES ($1, $2, FALSE, $3, 'code') RETURNING id",
+            args![account.email.clone(), client_ip, now()],
+        )
+        .await?
+        .ok_or_else(|| AppError::Internal("insert returned no id".into()))?;
     let (by_account, oldest_a) = recent_failures(db, "email", &account.email).await?;
     let (by_client, oldest_c) = recent_failures(db, "client_ip", client_ip).await?;
-    let oldest = if by_account >= MAX_FAILURES_PER_ACCOUNT {
+    let oldest = if by_account > MAX_FAILURES_PER_ACCOUNT {
         oldest_a
-    } else if by_client >= MAX_FAILURES_PER_CLIENT {
+    } else if by_client > MAX_FAILURES_PER_CLIENT {
         oldest_c
     } else {
-        return Ok(());
+        return Ok(attempt);
     };
+    db.execute("DELETE FROM login_attempts WHERE id = $1", args![attempt])
+        .await?;
     let wait_micros = oldest.map_or(WINDOW_MICROS, |o| o + WINDOW_MICROS - now());
     tracing::warn!(email = %account.email, %client_ip, "2FA code refused: locked out");
     Err(TwoFactorError::LockedOut {
@@ -355,35 +368,45 @@ async fn check_not_locked(db: &Db, account: &Account, client_ip: &str) -> Result
     .into())
 }
 
-/// Records the outcome of a code; the failure that reaches the limit locks the account and
-/// is written to its Audit Log.
-async fn record_attempt(
+/// Settles a reserved attempt with the outcome of the check: a right code turns it into a
+/// success; a wrong one stays a failure (the one that reaches the limit is written to the
+/// account's Audit Log); anything else (not enrolled ...) was no guess and is given back.
+async fn settle_attempt<T>(
     state: &AppState,
     account: &Account,
     client_ip: &str,
-    succeeded: bool,
+    attempt: i64,
+    outcome: &Result<T, AppError>,
 ) -> Result<(), AppError> {
     let mut tx = state.db.begin().await?;
-    tx.execute(
-        "INSERT INTO login_attempts (email, client_ip, succeeded, at, factor) VALUES ($1, $2, $3, $4, 'code')",
-        args![account.email.clone(), client_ip, succeeded, now()],
-    )
-    .await?;
-    if !succeeded {
-        let failures = tx
-            .fetch_i64(
-                "SELECT COUNT(*) FROM login_attempts
-                 WHERE email = $1 AND factor = 'code' AND NOT succeeded AND at > $2",
-                args![account.email.clone(), now() - WINDOW_MICROS],
+    match outcome {
+        Ok(_) => {
+            tx.execute(
+                "UPDATE login_attempts SET succeeded = TRUE WHERE id = $1",
+                args![attempt],
             )
-            .await?
-            .unwrap_or(0);
-        tracing::warn!(email = %account.email, %client_ip, failures, "wrong 2FA code");
-        if failures == MAX_FAILURES_PER_ACCOUNT {
-            let action = format!(
-                "2FA locked for {WINDOW_MINUTES} minutes after {failures} wrong codes (last from {client_ip})"
-            );
-            account.audit(&mut tx, &action, Map::new()).await?;
+            .await?;
+        }
+        Err(AppError::Validation(_)) => {
+            let failures = tx
+                .fetch_i64(
+                    "SELECT COUNT(*) FROM login_attempts
+                     WHERE email = $1 AND factor = 'code' AND NOT succeeded AND at > $2",
+                    args![account.email.clone(), now() - WINDOW_MICROS],
+                )
+                .await?
+                .unwrap_or(0);
+            tracing::warn!(email = %account.email, %client_ip, failures, "wrong 2FA code");
+            if failures == MAX_FAILURES_PER_ACCOUNT {
+                let action = format!(
+                    "2FA locked for {WINDOW_MINUTES} minutes after {failures} wrong codes (last from {client_ip})"
+                );
+                account.audit(&mut tx, &action, Map::new()).await?;
+            }
+        }
+        Err(_) => {
+            tx.execute("DELETE FROM login_attempts WHERE id = $1", args![attempt])
+                .await?;
         }
     }
     tx.commit().await?;
@@ -410,13 +433,9 @@ pub async fn prove(
     client_ip: &str,
     recovery_allowed: bool,
 ) -> Result<Proof, AppError> {
-    check_not_locked(&state.db, account, client_ip).await?;
+    let attempt = reserve_attempt(&state.db, account, client_ip).await?;
     let outcome = check_factor(state, account, typed, recovery_allowed).await;
-    match &outcome {
-        Ok(_) => record_attempt(state, account, client_ip, true).await?,
-        Err(AppError::Validation(_)) => record_attempt(state, account, client_ip, false).await?,
-        Err(_) => {}
-    }
+    settle_attempt(state, account, client_ip, attempt, &outcome).await?;
     outcome
 }
 
@@ -514,11 +533,9 @@ pub async fn confirm_enrolment(
     typed: &str,
     client_ip: &str,
 ) -> Result<Vec<String>, AppError> {
-    check_not_locked(&state.db, account, client_ip).await?;
+    let attempt = reserve_attempt(&state.db, account, client_ip).await?;
     let outcome = confirm(state, account, typed).await;
-    if let Err(AppError::Validation(_)) = &outcome {
-        record_attempt(state, account, client_ip, false).await?;
-    }
+    settle_attempt(state, account, client_ip, attempt, &outcome).await?;
     outcome
 }
 
@@ -550,13 +567,17 @@ async fn confirm(
     let at = now();
     // Opting in turns the mode on, so the next login asks for a code and "Disable" turns it
     // back off; a mode an administrator set stays.
-    tx.execute(
+    let confirmed = tx.execute(
         "UPDATE two_factor SET secret = pending_secret, pending_secret = NULL, enrolled_at = $1,
              last_used_step = $2, mode = CASE WHEN mode = 'off' THEN 'enabled' ELSE mode END, updated_at = $1
          WHERE principal_kind = $3 AND principal_id = $4 AND pending_secret IS NOT NULL AND secret IS NULL",
         args![at, step, account.kind, account.id],
     )
     .await?;
+    if confirmed == 0 {
+        // Another request confirmed (or an administrator reset) in the meantime.
+        return Err(TwoFactorError::AlreadyEnrolled.into());
+    }
     let codes = new_recovery_codes(&mut tx, account).await?;
     account.audit(&mut tx, "2FA set up", Map::new()).await?;
     tx.commit().await?;
