@@ -355,6 +355,10 @@ fn two_factor_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Va
             "requestBody": json_body(json!({"type": "object", "required": ["mode"], "additionalProperties": false,
                 "properties": {"mode": {"type": "string", "enum": ["off", "enabled", "required"]}}})),
             "responses": responses("200", ok(status_ref.clone()))}}));
+    paths.insert("/api/v1/contacts/{id}/2fa/reset".into(), json!({"post": {"tags": ["Contacts"],
+        "summary": "Reset a portal contact's 2FA (a lost phone and lost recovery codes): they enrol again at next login (administrators)",
+        "parameters": [id_param()], "responses": responses("200", ok(json!({"type": "object", "required": ["id", "reset"],
+            "properties": {"id": {"type": "integer"}, "reset": {"type": "boolean"}}})))}}));
     paths.insert("/api/v1/employees/{id}/2fa/reset".into(), json!({"post": {"tags": ["Employees"],
         "summary": "Reset an employee's 2FA (a lost phone): they enrol again at next login (administrators)",
         "parameters": [id_param()], "responses": responses("200", ok(status_ref))}}));

@@ -672,6 +672,22 @@ both!(
 
         let actions = audit_actions(&admin, &format!("/api/v1/contacts/{contact}/audit-log")).await;
         assert!(actions.iter().any(|a| a == "2FA set up"), "{actions:?}");
+
+        // Phone and recovery codes lost: an administrator resets it; the next login enrols.
+        let (status, body) = admin
+            .post(&format!("/api/v1/contacts/{contact}/2fa/reset"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let again = Browser::new(&app.base);
+        let (status, _) = again.login("pat@pyotp.test", PASSWORD).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (status, _) = again.get("/portal").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "set-up comes first");
+        let (status, page) = again.get("/2fa/enrol").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("asks you to turn on"), "the reason is given");
+        let actions = audit_actions(&admin, &format!("/api/v1/contacts/{contact}/audit-log")).await;
+        assert!(actions.iter().any(|a| a == "2FA reset"), "{actions:?}");
     }
 );
 

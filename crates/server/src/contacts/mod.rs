@@ -129,8 +129,10 @@ impl Resource for Contacts {
             sort: None,
         },
     ];
-    const ACTIONS: &'static [(&'static str, &'static str)] =
-        &[("New invitation link", "invitation")];
+    const ACTIONS: &'static [(&'static str, &'static str)] = &[
+        ("New invitation link", "invitation"),
+        ("Reset 2FA", "2fa/reset"),
+    ];
 
     type Row = ContactRow;
     type Draft = ContactDraft;

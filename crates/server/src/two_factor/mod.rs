@@ -721,20 +721,13 @@ pub async fn apply_admin_change(
             }
         }
         AdminChange::Reset => {
-            // A reset asks for a new enrolment at the next login, so the mode is at least
-            // "Enabled".
-            let mode = match TwoFactorMode::parse(&row.mode) {
-                Some(TwoFactorMode::Required) => TwoFactorMode::Required,
-                _ => TwoFactorMode::Enabled,
-            };
-            clear(&mut tx, "employee", employee_id, Some(mode)).await?;
-            audit::record(
+            reset_in(
                 &mut tx,
+                "employee",
                 Employees::PATH,
                 employee_id,
-                "2FA reset",
-                Map::new(),
-                Some(actor),
+                &row,
+                actor,
             )
             .await?;
             true
@@ -742,6 +735,51 @@ pub async fn apply_admin_change(
     };
     tx.commit().await?;
     Ok(changed)
+}
+
+/// *Reset 2FA* (a lost phone): forgets the secret and recovery codes and asks for a new
+/// enrolment at the next login, so the mode is at least "Enabled".
+async fn reset_in(
+    tx: &mut Tx,
+    kind: &str,
+    object_type: &str,
+    id: i64,
+    row: &TwoFactorRow,
+    actor: &EmployeeUser,
+) -> Result<(), AppError> {
+    let mode = match TwoFactorMode::parse(&row.mode) {
+        Some(TwoFactorMode::Required) => TwoFactorMode::Required,
+        _ => TwoFactorMode::Enabled,
+    };
+    clear(tx, kind, id, Some(mode)).await?;
+    audit::record(tx, object_type, id, "2FA reset", Map::new(), Some(actor)).await
+}
+
+/// An administrator resets a portal contact's 2FA (a contact who lost their phone and their
+/// recovery codes); they set it up again at their next login.
+pub async fn reset_contact(
+    state: &AppState,
+    actor: &EmployeeUser,
+    contact_id: i64,
+) -> Result<(), AppError> {
+    if !actor.is_admin {
+        return Err(AppError::Forbidden(
+            "Only administrators can reset a contact's two-factor authentication.".into(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    if tx
+        .fetch_i64("SELECT id FROM contacts WHERE id = $1", args![contact_id])
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    ensure_row(&mut tx, "contact", contact_id).await?;
+    let row = row_of(&mut tx, "contact", contact_id).await?;
+    reset_in(&mut tx, "contact", Contacts::PATH, contact_id, &row, actor).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 fn label_of(stored: &str) -> &'static str {

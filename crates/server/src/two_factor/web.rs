@@ -29,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/2fa/disable", post(disable_submit))
         .route("/employees/{id}/2fa/{change}", post(employee_change_submit))
         .route("/employees/bulk/2fa/{change}", post(bulk_change_submit))
+        .route("/contacts/{id}/2fa/reset", post(contact_reset_submit))
+        .route("/api/v1/contacts/{id}/2fa/reset", post(contact_reset_api))
         .route("/api/v1/auth/totp", post(totp_api))
         .route("/api/v1/me/2fa", get(status_api))
         .route("/api/v1/me/2fa/enrol", post(enrol_api))
@@ -262,7 +264,7 @@ async fn enrol_view(
     Ok(EnrolPage {
         csrf: auth.csrf_token().to_owned(),
         at_login: auth.stage == Stage::Enrolment,
-        required: status.mode != TwoFactorMode::Off,
+        required: status.mode == TwoFactorMode::Required,
         qr_svg: qr_svg(&enrolment.otpauth_uri)?,
         secret: enrolment
             .secret_base32
@@ -459,6 +461,34 @@ async fn employee_change_submit(
     )
     .await?;
     Ok(Redirect::to(&format!("/employees/{id}")).into_response())
+}
+
+async fn contact_reset_submit(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageId(id): PageId,
+) -> PageResult {
+    super::reset_contact(&state, &staff.user, id).await?;
+    let message = "2FA was reset: the contact sets it up again at their next portal login.";
+    set_flash(
+        &state.db,
+        &staff.session_hash,
+        Flash {
+            message: message.into(),
+            secret: None,
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/contacts/{id}")).into_response())
+}
+
+async fn contact_reset_api(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    ApiId(id): ApiId,
+) -> ApiResult<Json<Value>> {
+    super::reset_contact(&state, &staff.user, id).await?;
+    Ok(Json(json!({"id": id, "reset": true})))
 }
 
 async fn bulk_change_submit(
