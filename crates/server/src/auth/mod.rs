@@ -16,7 +16,7 @@ use crate::kernel::resource::ObjectType;
 use crate::kernel::resource::api::ApiId;
 use crate::kernel::resource::pages::PageId;
 use crate::kernel::web::{
-    AppState, Flash, FormPairs, JsonObject, Shell, page, set_flash, show_time,
+    AppState, Flash, FormPairs, JsonObject, Shell, flash_notice, page, set_flash, show_time,
 };
 use crate::two_factor;
 use askama::Template;
@@ -556,15 +556,7 @@ async fn revoke_token_submit(
     if changed == 0 {
         return Err(AppError::NotFound.into());
     }
-    set_flash(
-        &state.db,
-        &staff.session_hash,
-        Flash {
-            message: "API token revoked.".into(),
-            secret: None,
-        },
-    )
-    .await?;
+    flash_notice(&state.db, &staff.session_hash, "API token revoked.").await?;
     Ok(Redirect::to("/profile").into_response())
 }
 

@@ -6,7 +6,7 @@ use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::jobs::{self, JobRow, STATUSES};
 use crate::kernel::nightly::{self, RunRow};
 use crate::kernel::resource::api::{ApiId, ApiQuery};
-use crate::kernel::web::{AppState, Flash, Shell, int_param, page, set_flash, show_time};
+use crate::kernel::web::{AppState, Shell, flash_notice, int_param, page, show_time};
 use crate::mail::status_param;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -79,15 +79,7 @@ async fn retry_submit(
         Err(AppError::Conflict(m)) => m,
         Err(e) => return Err(e.into()),
     };
-    set_flash(
-        &state.db,
-        &staff.session_hash,
-        Flash {
-            message,
-            secret: None,
-        },
-    )
-    .await?;
+    flash_notice(&state.db, &staff.session_hash, message).await?;
     Ok(Redirect::to("/setup/jobs").into_response())
 }
 

@@ -44,6 +44,23 @@ pub async fn set_flash(db: &Db, session_hash: &str, flash: Flash) -> Result<(), 
     Ok(())
 }
 
+/// Stores a plain message (no secret) for the caller's next page.
+pub async fn flash_notice(
+    db: &Db,
+    session_hash: &str,
+    message: impl Into<String>,
+) -> Result<(), AppError> {
+    set_flash(
+        db,
+        session_hash,
+        Flash {
+            message: message.into(),
+            secret: None,
+        },
+    )
+    .await
+}
+
 /// Takes the caller's flash message: it came with the session; clear it only if there was one.
 pub async fn take_flash(db: &Db, staff: &Staff) -> Result<Option<Flash>, AppError> {
     let Some(text) = &staff.flash else {

@@ -15,7 +15,7 @@ use crate::kernel::db::{Backend, Db, Tx, now};
 use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::resource::api::{ApiId, ApiQuery};
 use crate::kernel::web::{
-    AppState, Flash, Shell, api_time, api_time_opt, int_param, page, set_flash, show_time,
+    AppState, Shell, api_time, api_time_opt, flash_notice, int_param, page, show_time,
 };
 use askama::Template;
 use axum::extract::{Path, State};
@@ -598,13 +598,10 @@ async fn resend_submit(
     admin_only(staff.user.is_admin)?;
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     let target = resend(&state.db, id).await?;
-    set_flash(
+    flash_notice(
         &state.db,
         &staff.session_hash,
-        Flash {
-            message: format!("Mail #{target} is queued to be sent."),
-            secret: None,
-        },
+        format!("Mail #{target} is queued to be sent."),
     )
     .await?;
     Ok(Redirect::to(&format!("/setup/outbox/{target}")).into_response())

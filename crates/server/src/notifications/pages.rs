@@ -7,9 +7,7 @@ use super::{
 use crate::kernel::auth::{ApiStaff, Staff};
 use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::resource::api::{ApiId, ApiQuery};
-use crate::kernel::web::{
-    AppState, Flash, FormPairs, JsonObject, Shell, int_param, page, set_flash,
-};
+use crate::kernel::web::{AppState, FormPairs, JsonObject, Shell, flash_notice, int_param, page};
 use accord_domain::FieldErrors;
 use accord_domain::notify::{
     CATEGORIES, MARK_READ_EVENTS, Values, check_template, parse_mark_read_events, render_template,
@@ -137,13 +135,10 @@ async fn read_all_submit(
     }
     let category = category_param(&params)?;
     let n = mark_all_read(&state.db, staff.user.id, category.as_deref()).await?;
-    set_flash(
+    flash_notice(
         &state.db,
         &staff.session_hash,
-        Flash {
-            message: format!("{n} notifications marked as read."),
-            secret: None,
-        },
+        format!("{n} notifications marked as read."),
     )
     .await?;
     Ok(Redirect::to("/notifications").into_response())
@@ -435,13 +430,10 @@ async fn template_submit(
     let previewing = form.get("action") == Some("preview");
     if errors.is_empty() && !previewing {
         super::save_template(&state.db, &t).await?;
-        set_flash(
+        flash_notice(
             &state.db,
             &staff.session_hash,
-            Flash {
-                message: format!("The template {} was saved.", t.kind.label),
-                secret: None,
-            },
+            format!("The template {} was saved.", t.kind.label),
         )
         .await?;
         return Ok(Redirect::to("/setup/email-templates").into_response());

@@ -9,9 +9,7 @@ use crate::kernel::db::{Db, now};
 use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::resource::ObjectType;
 use crate::kernel::resource::api::{ApiId, ApiQuery};
-use crate::kernel::web::{
-    AppState, Flash, FormPairs, JsonObject, Shell, api_time, page, set_flash,
-};
+use crate::kernel::web::{AppState, FormPairs, JsonObject, Shell, api_time, flash_notice, page};
 use accord_domain::FieldErrors;
 use accord_domain::settings::{CATALOGUE, SettingDef, SettingKind, find};
 use askama::Template;
@@ -477,14 +475,6 @@ async fn defaults_submit(
             write(&state.db, &staff.user, row, Some(value)).await?;
         }
     }
-    set_flash(
-        &state.db,
-        &staff.session_hash,
-        Flash {
-            message: "Defaults saved.".into(),
-            secret: None,
-        },
-    )
-    .await?;
+    flash_notice(&state.db, &staff.session_hash, "Defaults saved.").await?;
     Ok(Redirect::to("/setup/defaults").into_response())
 }

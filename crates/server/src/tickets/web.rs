@@ -10,7 +10,7 @@ use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::resource::pages::PageId;
 use crate::kernel::resource::{self, ObjectType};
 use crate::kernel::web::{
-    AppState, Flash, FormPairs, JsonObject, only_text_field, render, set_flash, show_time,
+    AppState, FormPairs, JsonObject, flash_notice, only_text_field, render, show_time,
 };
 use accord_domain::tickets::{NewChecklist, Priority};
 use accord_domain::workflow::{MoveRefused, TicketFacts};
@@ -154,18 +154,6 @@ pub async fn detail_sections(
     })])
 }
 
-async fn flash(state: &AppState, staff: &Staff, message: String) -> Result<(), AppError> {
-    set_flash(
-        &state.db,
-        &staff.session_hash,
-        Flash {
-            message,
-            secret: None,
-        },
-    )
-    .await
-}
-
 fn back_to(id: i64) -> Response {
     Redirect::to(&format!("/tickets/{id}")).into_response()
 }
@@ -197,7 +185,7 @@ async fn status_submit(
         Err(AppError::Validation(errors)) => errors.to_string(),
         Err(e) => return Err(e.into()),
     };
-    flash(&state, &staff, message).await?;
+    flash_notice(&state.db, &staff.session_hash, message).await?;
     Ok(back_to(id))
 }
 
@@ -241,7 +229,7 @@ async fn add_checklist_submit(
         },
         Err(e) => format!("The checklist was not added: {e}"),
     };
-    flash(&state, &staff, message).await?;
+    flash_notice(&state.db, &staff.session_hash, message).await?;
     Ok(back_to(id))
 }
 
@@ -256,7 +244,12 @@ async fn add_item_submit(
     match checklists::add_item(&state, &staff.user, id, cid, form.get("text").unwrap_or("")).await {
         Ok(_) => {}
         Err(AppError::Validation(e)) => {
-            flash(&state, &staff, format!("The item was not added: {e}")).await?
+            flash_notice(
+                &state.db,
+                &staff.session_hash,
+                format!("The item was not added: {e}"),
+            )
+            .await?
         }
         Err(e) => return Err(e.into()),
     }
@@ -281,9 +274,9 @@ async fn item_submit(
         Some("edit") => match accord_domain::tickets::parse_item(form.get("text").unwrap_or("")) {
             Ok(text) => ItemChange::Text(text),
             Err(e) => {
-                flash(
-                    &state,
-                    &staff,
+                flash_notice(
+                    &state.db,
+                    &staff.session_hash,
                     format!("The item was not changed: its text {e}."),
                 )
                 .await?;
@@ -307,9 +300,21 @@ async fn reply_submit(
         name: &staff.user.name,
     };
     match replies::add(&state, id, author, form.get("body").unwrap_or("")).await {
-        Ok(_) => flash(&state, &staff, "Reply sent to the customer.".into()).await?,
+        Ok(_) => {
+            flash_notice(
+                &state.db,
+                &staff.session_hash,
+                "Reply sent to the customer.",
+            )
+            .await?
+        }
         Err(AppError::Validation(e)) => {
-            flash(&state, &staff, format!("The reply was not sent: {e}")).await?;
+            flash_notice(
+                &state.db,
+                &staff.session_hash,
+                format!("The reply was not sent: {e}"),
+            )
+            .await?;
         }
         Err(e) => return Err(e.into()),
     }
@@ -397,7 +402,7 @@ async fn bulk(
             )
         }
     };
-    flash(state, staff, message).await?;
+    flash_notice(&state.db, &staff.session_hash, message).await?;
     Ok(Redirect::to("/tickets").into_response())
 }
 

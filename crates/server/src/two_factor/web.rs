@@ -8,7 +8,7 @@ use crate::kernel::error::{ApiResult, AppError, PageResult};
 use crate::kernel::resource::api::ApiId;
 use crate::kernel::resource::pages::PageId;
 use crate::kernel::web::{
-    AppState, Flash, FormPairs, JsonObject, only_text_field, page, render, set_flash, show_time,
+    AppState, FormPairs, JsonObject, flash_notice, only_text_field, page, render, show_time,
 };
 use accord_domain::two_factor::TwoFactorMode;
 use askama::Template;
@@ -210,16 +210,9 @@ async fn code_submit(
             if let Proof::RecoveryCode { left } = proof
                 && account.kind == "employee"
             {
-                set_flash(
-                    &state.db,
-                    hash,
-                    Flash {
-                        message: format!(
+                flash_notice(&state.db, hash, format!(
                             "You logged in with a recovery code; {left} are left. Make new ones on your profile if you are running out."
-                        ),
-                        secret: None,
-                    },
-                )
+                        ))
                 .await?;
             }
             Ok(Redirect::to(home_of(&auth.principal)).into_response())
@@ -451,15 +444,7 @@ async fn employee_change_submit(
     } else {
         "Nothing changed: that was already the setting.".into()
     };
-    set_flash(
-        &state.db,
-        &staff.session_hash,
-        Flash {
-            message,
-            secret: None,
-        },
-    )
-    .await?;
+    flash_notice(&state.db, &staff.session_hash, message).await?;
     Ok(Redirect::to(&format!("/employees/{id}")).into_response())
 }
 
@@ -470,15 +455,7 @@ async fn contact_reset_submit(
 ) -> PageResult {
     super::reset_contact(&state, &staff.user, id).await?;
     let message = "2FA was reset: the contact sets it up again at their next portal login.";
-    set_flash(
-        &state.db,
-        &staff.session_hash,
-        Flash {
-            message: message.into(),
-            secret: None,
-        },
-    )
-    .await?;
+    flash_notice(&state.db, &staff.session_hash, message).await?;
     Ok(Redirect::to(&format!("/contacts/{id}")).into_response())
 }
 
@@ -524,15 +501,7 @@ async fn bulk_change_submit(
             ids.len()
         )
     };
-    set_flash(
-        &state.db,
-        &staff.session_hash,
-        Flash {
-            message,
-            secret: None,
-        },
-    )
-    .await?;
+    flash_notice(&state.db, &staff.session_hash, message).await?;
     Ok(Redirect::to("/employees").into_response())
 }
 

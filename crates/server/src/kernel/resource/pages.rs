@@ -10,7 +10,9 @@ use crate::kernel::audit::{self, AuditEntry, show_value};
 use crate::kernel::auth::Staff;
 use crate::kernel::db::Db;
 use crate::kernel::error::{AppError, PageError, PageResult};
-use crate::kernel::web::{AppState, Flash, FormPairs, Shell, page, set_flash, show_time};
+use crate::kernel::web::{
+    AppState, Flash, FormPairs, Shell, flash_notice, page, set_flash, show_time,
+};
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, State};
@@ -794,15 +796,7 @@ async fn toggle_archived<R: Resource>(
     } else {
         format!("{} restored.", R::SINGULAR)
     };
-    set_flash(
-        &state.db,
-        &staff.session_hash,
-        Flash {
-            message,
-            secret: None,
-        },
-    )
-    .await?;
+    flash_notice(&state.db, &staff.session_hash, message).await?;
     Ok(Redirect::to(&format!("/{}/{id}", R::PATH)).into_response())
 }
 
@@ -825,13 +819,10 @@ async fn post_submit<R: Resource>(
     match activity::add_post(&state, R::PATH, id, &staff.user, body, &tags).await {
         Ok(_) => Ok(Redirect::to(&tab).into_response()),
         Err(AppError::Validation(errors)) => {
-            set_flash(
+            flash_notice(
                 &state.db,
                 &staff.session_hash,
-                Flash {
-                    message: format!("The post was not added: {errors}"),
-                    secret: None,
-                },
+                format!("The post was not added: {errors}"),
             )
             .await?;
             Ok(Redirect::to(&tab).into_response())
