@@ -665,6 +665,33 @@ impl AdminChange {
     }
 }
 
+/// Opens the transaction of an administrator's change to someone's 2FA: only
+/// administrators, only existing people (archived too); returns their 2FA row.
+async fn begin_admin_change(
+    state: &AppState,
+    actor: &EmployeeUser,
+    table: &str,
+    kind: &str,
+    id: i64,
+) -> Result<(Tx, TwoFactorRow), AppError> {
+    if !actor.is_admin {
+        return Err(AppError::Forbidden(
+            "Only administrators can change someone else's two-factor authentication.".into(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    if tx
+        .fetch_i64(&format!("SELECT id FROM {table} WHERE id = $1"), args![id])
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    ensure_row(&mut tx, kind, id).await?;
+    let row = row_of(&mut tx, kind, id).await?;
+    Ok((tx, row))
+}
+
 /// Applies an administrator's change to one employee, with an Audit Log entry. Returns
 /// whether anything changed.
 pub async fn apply_admin_change(
@@ -673,21 +700,8 @@ pub async fn apply_admin_change(
     employee_id: i64,
     change: AdminChange,
 ) -> Result<bool, AppError> {
-    if !actor.is_admin {
-        return Err(AppError::Forbidden(
-            "Only administrators can change another employee's two-factor authentication.".into(),
-        ));
-    }
-    let mut tx = state.db.begin().await?;
-    if tx
-        .fetch_i64("SELECT id FROM employees WHERE id = $1", args![employee_id])
-        .await?
-        .is_none()
-    {
-        return Err(AppError::NotFound);
-    }
-    ensure_row(&mut tx, "employee", employee_id).await?;
-    let row = row_of(&mut tx, "employee", employee_id).await?;
+    let (mut tx, row) =
+        begin_admin_change(state, actor, "employees", "employee", employee_id).await?;
     let changed = match change {
         AdminChange::Mode(mode) => {
             if row.mode == mode.as_str() {
@@ -762,21 +776,7 @@ pub async fn reset_contact(
     actor: &EmployeeUser,
     contact_id: i64,
 ) -> Result<(), AppError> {
-    if !actor.is_admin {
-        return Err(AppError::Forbidden(
-            "Only administrators can reset a contact's two-factor authentication.".into(),
-        ));
-    }
-    let mut tx = state.db.begin().await?;
-    if tx
-        .fetch_i64("SELECT id FROM contacts WHERE id = $1", args![contact_id])
-        .await?
-        .is_none()
-    {
-        return Err(AppError::NotFound);
-    }
-    ensure_row(&mut tx, "contact", contact_id).await?;
-    let row = row_of(&mut tx, "contact", contact_id).await?;
+    let (mut tx, row) = begin_admin_change(state, actor, "contacts", "contact", contact_id).await?;
     reset_in(&mut tx, "contact", Contacts::PATH, contact_id, &row, actor).await?;
     tx.commit().await?;
     Ok(())
