@@ -608,16 +608,9 @@ pub fn move_refused(refused: &MoveRefused, to: &str) -> AppError {
 }
 
 async fn ticket_type(tx: &mut Tx, id: i64) -> Result<TicketTypeRow, AppError> {
-    tx.fetch_optional::<TicketTypeRow>(
-        &format!(
-            "SELECT {} FROM {} WHERE t.id = $1",
-            TicketTypes::SELECT,
-            TicketTypes::FROM
-        ),
-        args![id],
-    )
-    .await?
-    .ok_or(AppError::NotFound)
+    crate::kernel::resource::fetch_in::<TicketTypes>(tx, id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// The workflow a ticket type follows (archived types too: their tickets still move), parsed.

@@ -5,7 +5,7 @@ use crate::args;
 use crate::kernel::db::Tx;
 use crate::kernel::error::AppError;
 use crate::kernel::resource::{
-    Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, check_ref,
+    Column, FieldKind, FieldSpec, ObjectType, RefSpec, Resource, check_ref, fetch_in,
 };
 use crate::kernel::web::into_map;
 use accord_domain::FieldErrors;
@@ -149,24 +149,33 @@ impl Resource for Workflows {
         json
     }
 
-    async fn check(_tx: &mut Tx, _id: Option<i64>, _d: &WorkflowDraft) -> Result<(), AppError> {
+    async fn check(tx: &mut Tx, id: Option<i64>, d: &WorkflowDraft) -> Result<(), AppError> {
+        // Tickets already in a status the workflow would no longer have would be stranded.
+        if let Some(id) = id {
+            let tickets_of =
+                "ticket_type_id IN (SELECT id FROM ticket_types WHERE workflow_id = $1)";
+            let lost = stranded(tx, tickets_of, id, &d.workflow.statuses).await?;
+            if !lost.is_empty() {
+                return Err(FieldErrors::single(
+                    "statuses",
+                    format!(
+                        "Tickets are in {}; keep these statuses (or move the tickets first)",
+                        lost.join(", ")
+                    ),
+                )
+                .into());
+            }
+        }
         Ok(())
     }
 
     async fn insert(tx: &mut Tx, d: &WorkflowDraft, at: i64) -> Result<i64, AppError> {
-        let w = &d.workflow;
-        let transitions: Vec<String> = w.transitions.iter().map(|t| t.text()).collect();
+        let mut args = stored_lines(d);
+        args.push(at.into());
         tx.fetch_i64(
             "INSERT INTO workflows (name, statuses, start_status, closed_statuses, transitions, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-            args![
-                d.name.as_str(),
-                to_text_array(&w.statuses),
-                w.start_status.clone(),
-                to_text_array(&w.closed_statuses),
-                to_text_array(&transitions),
-                at
-            ],
+            args,
         )
         .await?
         .ok_or_else(|| AppError::Internal("insert returned no id".into()))
@@ -174,41 +183,12 @@ impl Resource for Workflows {
 
     async fn update(tx: &mut Tx, id: i64, d: &WorkflowDraft, at: i64) -> Result<(), AppError> {
         let w = &d.workflow;
-        // Tickets already in a status the workflow no longer has would be stranded.
-        let stranded = tx
-            .fetch_all::<(String,)>(
-                "SELECT DISTINCT k.status FROM tickets k JOIN ticket_types y ON y.id = k.ticket_type_id
-                 WHERE y.workflow_id = $1 AND k.archived_at IS NULL",
-                args![id],
-            )
-            .await?
-            .into_iter()
-            .map(|(s,)| s)
-            .filter(|s| !w.statuses.contains(s))
-            .collect::<Vec<_>>();
-        if !stranded.is_empty() {
-            return Err(FieldErrors::single(
-                "statuses",
-                format!(
-                    "Tickets are in {}; keep these statuses (or move the tickets first)",
-                    stranded.join(", ")
-                ),
-            )
-            .into());
-        }
-        let transitions: Vec<String> = w.transitions.iter().map(|t| t.text()).collect();
+        let mut args = stored_lines(d);
+        args.extend(args![at, id]);
         tx.execute(
             "UPDATE workflows SET name = $1, statuses = $2, start_status = $3, closed_statuses = $4,
                  transitions = $5, updated_at = $6 WHERE id = $7",
-            args![
-                d.name.as_str(),
-                to_text_array(&w.statuses),
-                w.start_status.clone(),
-                to_text_array(&w.closed_statuses),
-                to_text_array(&transitions),
-                at,
-                id
-            ],
+            args,
         )
         .await?;
         reclassify(
@@ -220,6 +200,41 @@ impl Resource for Workflows {
         )
         .await
     }
+}
+
+/// A workflow's name and lines as stored: `$1` to `$5` of its INSERT and UPDATE.
+fn stored_lines(d: &WorkflowDraft) -> Vec<crate::kernel::db::Arg> {
+    let w = &d.workflow;
+    let transitions: Vec<String> = w.transitions.iter().map(|t| t.text()).collect();
+    args![
+        d.name.as_str(),
+        to_text_array(&w.statuses),
+        w.start_status.clone(),
+        to_text_array(&w.closed_statuses),
+        to_text_array(&transitions)
+    ]
+}
+
+/// Statuses that active tickets matching `tickets_of` (a condition on `$1`) are in but
+/// `statuses` lacks.
+async fn stranded(
+    tx: &mut Tx,
+    tickets_of: &str,
+    owner: i64,
+    statuses: &[String],
+) -> Result<Vec<String>, AppError> {
+    Ok(tx
+        .fetch_all::<(String,)>(
+            &format!(
+                "SELECT DISTINCT status FROM tickets WHERE archived_at IS NULL AND {tickets_of}"
+            ),
+            args![owner],
+        )
+        .await?
+        .into_iter()
+        .map(|(s,)| s)
+        .filter(|s| !statuses.contains(s))
+        .collect())
 }
 
 /// Open or closed follows the workflow's closed statuses: after a workflow changes, or a
@@ -473,34 +488,15 @@ impl Resource for TicketTypes {
         let mut errors = FieldErrors::new();
         if let Some(id) = id {
             // Its tickets must find their statuses in the workflow it now follows.
-            let workflow = tx
-                .fetch_optional::<WorkflowRow>(
-                    &format!(
-                        "SELECT {} FROM {} WHERE t.id = $1",
-                        Workflows::SELECT,
-                        Workflows::FROM
-                    ),
-                    args![d.workflow_id],
-                )
-                .await?;
-            if let Some(workflow) = workflow {
+            if let Some(workflow) = fetch_in::<Workflows>(tx, d.workflow_id).await? {
                 let statuses = workflow.workflow()?.statuses;
-                let stranded: Vec<String> = tx
-                    .fetch_all::<(String,)>(
-                        "SELECT DISTINCT status FROM tickets WHERE ticket_type_id = $1 AND archived_at IS NULL",
-                        args![id],
-                    )
-                    .await?
-                    .into_iter()
-                    .map(|(s,)| s)
-                    .filter(|s| !statuses.contains(s))
-                    .collect();
-                if !stranded.is_empty() {
+                let lost = stranded(tx, "ticket_type_id = $1", id, &statuses).await?;
+                if !lost.is_empty() {
                     errors.add(
                         "workflow_id",
                         format!(
                             "Tickets of this type are in {}, which that workflow does not have",
-                            stranded.join(", ")
+                            lost.join(", ")
                         ),
                     );
                 }
@@ -560,16 +556,9 @@ impl Resource for TicketTypes {
             ],
         )
         .await?;
-        let workflow = tx
-            .fetch_one::<WorkflowRow>(
-                &format!(
-                    "SELECT {} FROM {} WHERE t.id = $1",
-                    Workflows::SELECT,
-                    Workflows::FROM
-                ),
-                args![d.workflow_id],
-            )
+        let workflow = fetch_in::<Workflows>(tx, d.workflow_id)
             .await?
+            .ok_or(AppError::NotFound)?
             .workflow()?;
         reclassify(tx, &workflow, "ticket_type_id = $4", id, at).await
     }

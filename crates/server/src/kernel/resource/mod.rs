@@ -311,7 +311,8 @@ pub async fn fetch<R: Resource>(db: &Db, id: i64) -> Result<Option<R::Row>, AppE
         .await?)
 }
 
-async fn fetch_in<R: Resource>(tx: &mut Tx, id: i64) -> Result<Option<R::Row>, AppError> {
+/// One object by id inside a transaction, archived or not.
+pub async fn fetch_in<R: Resource>(tx: &mut Tx, id: i64) -> Result<Option<R::Row>, AppError> {
     Ok(tx
         .fetch_optional(&by_id_sql::<R>(), crate::args![id])
         .await?)
